@@ -1,0 +1,46 @@
+"""Data: built-in real sets, the synthetic retail world, user files, splits and fingerprints.
+
+>>> from retaillab import data
+>>> ml = data.load("movielens")                                    # doctest: +SKIP
+>>> train, test = data.split(ml.interactions, "stratified", ratio=0.75, seed=42)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from retaillab.data.dataset import Dataset
+from retaillab.data.schema import COLUMNS, Columns
+
+_LAZY = {
+    "load": "builtin",
+    "available": "builtin",
+    "synthetic": "synthetic",
+    "SyntheticParams": "synthetic",
+    "SyntheticTruth": "synthetic",
+    "read_interactions": "user",
+    "read_transactions": "user",
+    "read_customers": "user",
+    "split": "splits",
+    "kfold": "splits",
+    "fingerprint": "fingerprint",
+    "fingerprints": "fingerprint",
+}
+
+__all__ = ["COLUMNS", "Columns", "Dataset", *_LAZY]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from retaillab.data.builtin import available, load
+    from retaillab.data.fingerprint import fingerprint, fingerprints
+    from retaillab.data.splits import kfold, split
+    from retaillab.data.synthetic import SyntheticParams, SyntheticTruth, synthetic
+    from retaillab.data.user import read_customers, read_interactions, read_transactions
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"retaillab.data.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'retaillab.data' has no attribute {name!r}")

@@ -1,0 +1,146 @@
+"""Column coercion and checks shared by the user-data readers.
+
+Each helper either returns a clean column or raises one :class:`DataError` that names the
+source, the column, up to five failing rows and the fix. ``rows_of`` keeps a failing row's
+position in the source (a CSV line number where there is one), so users can find it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from retaillab.errors import DataError
+
+_INT_RE = re.compile(r"^[+-]?\d+$")
+
+
+def rows_of(frame: pd.DataFrame, mask: np.ndarray | pd.Series, columns: list[str],
+            line_offset: int | None) -> pd.DataFrame:
+    """The rows selected by ``mask``, indexed by line number (CSV) or row position."""
+    mask = np.asarray(mask, dtype=bool)
+    positions = np.flatnonzero(mask)
+    rows = frame.iloc[positions[:5]][[c for c in columns if c in frame.columns]].copy()
+    if line_offset is None:
+        rows.index = pd.Index(positions[:5], name="row")
+    else:
+        rows.index = pd.Index(positions[:5] + line_offset, name="line")
+    return rows
+
+
+class Checker:
+    """Runs the checks of one table, remembering where it came from."""
+
+    def __init__(self, frame: pd.DataFrame, source: str, names: dict[str, str],
+                 line_offset: int | None) -> None:
+        self.frame = frame
+        self.source = source
+        self.names = names  # canonical -> the user's own column name, for messages
+        self.line_offset = line_offset
+
+    def fail(self, col: str | None, what: str, mask, fix: str, show: list[str]) -> DataError:
+        mask = np.asarray(mask, dtype=bool)
+        theirs = self.names.get(col, col) if col is not None else None
+        if theirs is not None and theirs != col:
+            what = f"{what} (your column {theirs!r})"
+        return DataError(what, source=self.source, column=col,
+                         rows=rows_of(self.frame, mask, show, self.line_offset),
+                         n_bad=int(mask.sum()), fix=fix)
+
+    def ids(self, col: str, id_type: str) -> pd.Series:
+        """Non-missing ids of one kind: all integers, or all text (``id_type`` decides)."""
+        values = self.frame[col]
+        missing = values.isna().to_numpy()
+        if values.dtype.kind in "OUT" or pd.api.types.is_string_dtype(values):
+            blank = values.astype("string").str.strip().eq("").fillna(True).to_numpy(dtype=bool)
+            missing = missing | blank
+        if missing.any():
+            raise self.fail(col, f"{missing.sum():,} rows have no id", missing,
+                            "fill in or drop the rows without an id, then load again", [col])
+        if values.dtype.kind in "iu":
+            return values.astype("int64") if id_type != "str" else values.astype("string")
+        if values.dtype.kind == "f":
+            whole = np.isclose(values, np.round(values))
+            if not whole.all():
+                raise self.fail(col, "ids must be whole numbers or text; found fractions",
+                                ~whole, "check that the right column is mapped to this id", [col])
+            return values.astype("int64") if id_type != "str" else values.astype(
+                "int64").astype("string")
+        if values.dtype.kind == "O" and id_type == "auto":
+            kinds = values.map(lambda v: "number" if isinstance(v, (int, np.integer)) else
+                               "text" if isinstance(v, str) else type(v).__name__)
+            if kinds.nunique() > 1:
+                first = kinds.iloc[0]
+                raise self.fail(col, "ids mix Python types (" + ", ".join(
+                    sorted(kinds.unique())) + "), so 7 and '7' would be two different ids",
+                    (kinds != first).to_numpy(),
+                    "convert the column to one type, e.g. df[col].astype(str)", [col])
+        text = values.astype("string").str.strip()
+        if id_type == "str":
+            return text
+        is_int = text.str.fullmatch(_INT_RE.pattern).to_numpy(dtype=bool)
+        if id_type == "int" and not is_int.all():
+            raise self.fail(col, "ids are not all integers", ~is_int,
+                            "pass id_type='str' to keep ids as text", [col])
+        if is_int.all():
+            return pd.to_numeric(text).astype("int64")
+        if is_int.any() and id_type == "auto":
+            minority = ~is_int if is_int.sum() >= (~is_int).sum() else is_int
+            raise self.fail(
+                col, f"ids mix numbers ({is_int.sum():,} rows) and text ({(~is_int).sum():,} "
+                "rows), which usually means a corrupted export", minority,
+                "clean the odd ids, or pass id_type='str' (CLI: --id-type str) if text ids "
+                "are meant", [col])
+        return text
+
+    def numbers(self, col: str, *, integer: bool = False) -> pd.Series:
+        """A numeric column; text that is not a number is an error, not a silent NaN."""
+        values = self.frame[col]
+        if values.dtype.kind == "b":
+            raise self.fail(col, "expected numbers, got true/false values",
+                            np.ones(len(values), bool), "map the right column here", [col])
+        parsed = pd.to_numeric(values, errors="coerce") if values.dtype.kind not in "iuf" \
+            else values
+        bad = (parsed.isna() & values.notna()).to_numpy()
+        if bad.any():
+            raise self.fail(col, f"expected numbers; {bad.sum():,} values are not numbers",
+                            bad, "use '.' as the decimal point and no currency signs or "
+                            "thousands separators in this column", [col])
+        missing = parsed.isna().to_numpy()
+        if missing.any():
+            raise self.fail(col, f"{missing.sum():,} rows have no value", missing,
+                            "fill in or drop those rows", [col])
+        parsed = parsed.astype("float64")
+        if integer:
+            whole = np.isclose(parsed, np.round(parsed))
+            if not whole.all():
+                raise self.fail(col, "expected whole numbers", ~whole,
+                                "round the values or map the right column", [col])
+            return parsed.round().astype("int64")
+        return parsed
+
+    def dates(self, col: str, date_format: str | None, *, unix: bool) -> pd.Series:
+        """A datetime column. Numbers are read as Unix seconds when ``unix`` is set."""
+        values = self.frame[col]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            parsed = values.dt.tz_localize(None) if values.dt.tz is not None else values
+        elif values.dtype.kind in "iuf":
+            if not unix:
+                raise self.fail(col, "expected dates, got numbers", values.notna().to_numpy(),
+                                "map a date column here (text like 2024-03-01)", [col])
+            parsed = pd.to_datetime(values, unit="s", errors="coerce")
+        else:
+            text = values.astype("string").str.strip()
+            parsed = pd.to_datetime(text, format=date_format or "mixed", errors="coerce")
+        bad = (parsed.isna() & values.notna()).to_numpy()
+        if bad.any():
+            raise self.fail(col, f"{bad.sum():,} values are not dates this reader can parse",
+                            bad, "pass date_format (e.g. '%d/%m/%Y'; CLI: --date-format) or "
+                            "fix these values", [col])
+        missing = parsed.isna().to_numpy()
+        if missing.any():
+            raise self.fail(col, f"{missing.sum():,} rows have no date", missing,
+                            "fill in or drop those rows", [col])
+        return parsed.astype("datetime64[us]")

@@ -1,0 +1,64 @@
+"""The :class:`Dataset` every loader returns: named canonical tables plus where they came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import pandas as pd
+
+from retaillab.data.schema import COLUMNS
+
+TABLE_NAMES = ("interactions", "items", "customers", "transactions", "events")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded data set: up to five canonical tables (see :mod:`retaillab.data.schema`).
+
+    Tables a data set does not have are ``None``. ``truth`` holds what a generator planted
+    (synthetic data only), so models can be checked against it.
+    """
+
+    name: str
+    source: str
+    interactions: pd.DataFrame | None = None
+    items: pd.DataFrame | None = None
+    customers: pd.DataFrame | None = None
+    transactions: pd.DataFrame | None = None
+    events: pd.DataFrame | None = None
+    truth: Any = field(default=None, repr=False)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables this data set has, by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name in TABLE_NAMES and getattr(self, f.name) is not None}
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{k}={v.shape[0]:,}x{v.shape[1]}" for k, v in self.tables().items())
+        return f"Dataset({self.name!r}: {shapes})"
+
+    def summary(self) -> dict[str, object]:
+        """Rows, entities and date range of the main table, for listings."""
+        main_name, main = next(iter(self.tables().items()))
+        for name in ("interactions", "transactions", "customers"):
+            table = getattr(self, name)
+            if table is not None:
+                main_name, main = name, table
+                break
+        entities = []
+        for col, label in ((COLUMNS.user, "users"), (COLUMNS.item, "items"),
+                           (COLUMNS.customer, "customers")):
+            if col in main.columns:
+                entities.append(f"{main[col].nunique():,} {label}")
+        when = next((main[c] for c in (COLUMNS.timestamp, COLUMNS.date) if c in main.columns),
+                    None)
+        dates = "" if when is None else f"{when.min():%Y-%m-%d} .. {when.max():%Y-%m-%d}"
+        return {
+            "name": self.name,
+            "table": main_name,
+            "rows": len(main),
+            "entities": ", ".join(entities),
+            "dates": dates,
+            "source": self.source,
+        }

@@ -1,0 +1,115 @@
+"""Errors retaillab raises on bad input, and how their messages are built.
+
+Every message says what is wrong, where (file or table, column, rows) and how to fix it,
+so a user never has to read a traceback from deep inside pandas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+MAX_ROWS_SHOWN = 5
+
+
+class RetailLabError(Exception):
+    """Base class of every error retaillab raises on purpose."""
+
+
+class DataError(RetailLabError, ValueError):
+    """Input data that cannot be used as it is.
+
+    Parameters
+    ----------
+    what
+        One sentence saying what is wrong.
+    source
+        Where the data came from: a file path or a table name.
+    column
+        The column at fault, if one is.
+    rows
+        Up to :data:`MAX_ROWS_SHOWN` offending rows, shown in the message. Their index is the
+        row's position in the source (for files: the line number).
+    fix
+        What the user can do about it.
+    """
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        source: str | None = None,
+        column: str | None = None,
+        rows: pd.DataFrame | None = None,
+        n_bad: int | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.what = what
+        self.source = source
+        self.column = column
+        self.rows = None if rows is None else rows.head(MAX_ROWS_SHOWN)
+        self.n_bad = n_bad if n_bad is not None else (None if rows is None else len(rows))
+        self.fix = fix
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = []
+        if self.source:
+            where.append(str(self.source))
+        if self.column:
+            where.append(f"column {self.column!r}")
+        head = (": ".join([", ".join(where), self.what])) if where else self.what
+        lines = [head]
+        if self.rows is not None and len(self.rows):
+            shown = len(self.rows)
+            extra = f" (first {shown} of {self.n_bad})" if self.n_bad and self.n_bad > shown else ""
+            lines.append(f"  failing rows{extra}:")
+            lines.extend("    " + line for line in _format_rows(self.rows))
+        if self.fix:
+            lines.append(f"  fix: {self.fix}")
+        return "\n".join(lines)
+
+
+class UnknownNameError(RetailLabError, KeyError):
+    """A name (data set, model, metric, method) that is not registered."""
+
+    def __init__(self, kind: str, name: object, known: Sequence[str]) -> None:
+        import difflib
+
+        self.kind, self.name, self.known = kind, name, sorted(known)
+        close = difflib.get_close_matches(str(name), self.known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        self.message = f"unknown {kind} {name!r}.{hint} Known: {', '.join(self.known)}."
+        super().__init__(self.message)
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return self.message
+
+
+class ParameterError(RetailLabError, ValueError):
+    """A function argument outside what the function accepts."""
+
+    def __init__(self, name: str, expected: str, got: object) -> None:
+        self.name, self.expected, self.got = name, expected, got
+        super().__init__(f"{name} must be {expected}; got {got!r}.")
+
+
+def check_choice(name: str, value: object, choices: Sequence[object]) -> None:
+    """Raise :class:`ParameterError` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ParameterError(name, "one of " + ", ".join(repr(c) for c in choices), value)
+
+
+def _format_rows(rows: pd.DataFrame) -> list[str]:
+    label = "line" if rows.index.name == "line" else "row"
+    out = []
+    for idx, row in rows.iterrows():
+        cells = ", ".join(f"{k}={_short(v)}" for k, v in row.items())
+        out.append(f"{label} {idx}: {cells}")
+    return out
+
+
+def _short(value: object, width: int = 40) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
