@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("data", "errors")
 
-__all__ = ["__version__", *_SUBMODULES]
+__all__ = ["__version__", "data", "errors"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from retaillab import data, errors

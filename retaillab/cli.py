@@ -1,4 +1,4 @@
-"""The ``retaillab`` command: ``retaillab datasets``, ``retaillab validate``, ``retaillab quickstart``.
+"""The ``retaillab`` command line: datasets, validate, quickstart.
 
 Errors retaillab raises on purpose print as one message on stderr with exit code 2; anything
 else is a bug and keeps its traceback.

@@ -28,7 +28,12 @@ _LAZY = {
     "fingerprints": "fingerprint",
 }
 
-__all__ = ["COLUMNS", "Columns", "Dataset", *_LAZY]
+__all__ = [  # noqa: RUF022 - grouped by what they are for
+    "COLUMNS", "Columns", "Dataset",
+    "available", "load", "synthetic", "SyntheticParams", "SyntheticTruth",
+    "read_customers", "read_interactions", "read_transactions",
+    "fingerprint", "fingerprints", "kfold", "split",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from retaillab.data.builtin import available, load

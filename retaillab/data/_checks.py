@@ -133,7 +133,10 @@ class Checker:
             parsed = pd.to_datetime(values, unit="s", errors="coerce")
         else:
             text = values.astype("string").str.strip()
-            parsed = pd.to_datetime(text, format=date_format or "mixed", errors="coerce")
+            if unix and date_format is None and text.str.fullmatch(_INT_RE.pattern).all():
+                parsed = pd.to_datetime(pd.to_numeric(text), unit="s", errors="coerce")
+            else:
+                parsed = pd.to_datetime(text, format=date_format or "mixed", errors="coerce")
         bad = (parsed.isna() & values.notna()).to_numpy()
         if bad.any():
             raise self.fail(col, f"{bad.sum():,} values are not dates this reader can parse",

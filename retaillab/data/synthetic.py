@@ -1,0 +1,324 @@
+"""A seeded synthetic retail world whose true parameters are known, to check models against.
+
+Customers buy by the BG/NBD law (Fader, Hardie & Lee 2005) and spend by the Gamma-Gamma law
+(Fader, Hardie & Lee 2005b); each has a Dirichlet category affinity that drives what they buy,
+browse and how they rate it; session dwell raises purchase odds by a planted logistic law.
+Every planted quantity is returned in :class:`SyntheticTruth`.
+
+Example
+-------
+>>> world = synthetic(2000, 200, seed=1)
+>>> world.truth.customers[["lambda", "p", "alive"]].head()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+
+from retaillab.data import _synthetic_world as world
+from retaillab.data._synthetic_funnel import draw_events, draw_ratings, purchase_rate
+from retaillab.data.dataset import Dataset
+from retaillab.data.schema import COLUMNS, EVENT_TYPES
+from retaillab.errors import ParameterError
+
+__all__ = ["CATEGORIES", "SyntheticParams", "SyntheticTruth", "synthetic"]
+
+#: The product categories, in the order of the ``category`` categorical and of the affinities.
+CATEGORIES: tuple[str, ...] = world.CATEGORY_NAMES
+
+# Non-canonical column names of the synthetic tables and of the truth.
+AGE_BAND, GENDER, REGION, SIGNUP = "age_band", "gender", "region", "signup_date"
+CATEGORY, BRAND, PRICE, PRICE_BAND = "category", "brand", "price", "price_band"
+LAMBDA, P, NU, ALIVE, DEATH = "lambda", "p", "nu", "alive", "death_date"
+WEEKS, BIAS, POPULARITY = "weeks_observed", "rating_bias", "popularity"
+
+_MIN_PURCHASE_RATE = 1e-3
+_POSITIVE = ("r", "alpha", "a", "b", "p_gg", "q", "gamma", "affinity_concentration",
+             "dwell_log_sd")
+_NON_NEGATIVE = ("lines_extra_mean", "quantity_extra_mean", "popularity_exponent",
+                 "rating_user_sd", "rating_item_sd", "rating_noise_sd")
+_FINITE = ("dwell_log_mean", "dwell_beta0", "dwell_beta1", "rating_mu", "rating_kappa")
+
+
+@dataclass(frozen=True)
+class SyntheticParams:
+    """The true parameters of the synthetic world; time is in weeks, money in dollars.
+
+    Defaults are close to the CDNOW estimates of the BG/NBD and Gamma-Gamma literature, so a
+    typical order is about ``p_gg * gamma / (q - 1)`` = $35.
+
+    Parameters
+    ----------
+    r, alpha
+        Purchase rate while alive: ``lambda ~ Gamma(shape r, rate alpha)`` per week.
+    a, b
+        Dropout after each repeat purchase: ``p ~ Beta(a, b)``.
+    p_gg, q, gamma
+        Order value ``z ~ Gamma(shape p_gg, rate nu)`` with ``nu ~ Gamma(shape q, rate gamma)``.
+    signup_share
+        Signups fall uniformly in this leading share of ``[start, end)``.
+    lines_extra_mean, quantity_extra_mean
+        An order has ``1 + Poisson(lines_extra_mean)`` lines, a line ``1 + Poisson(...)`` units.
+    affinity_concentration
+        Category affinity ``theta ~ Dirichlet(concentration)``; small means peaky tastes.
+    popularity_exponent
+        Within a category the ``k``-th most popular item has weight ``k ** -exponent``.
+    dwell_log_mean, dwell_log_sd
+        Candidate session dwell ``log(seconds) ~ Normal(mean, sd)``.
+    dwell_beta0, dwell_beta1
+        ``P(purchase | dwell) = sigmoid(beta0 + beta1 log dwell)``.
+    browse_stop
+        Probabilities that a session without purchase stops after view, click, add-to-cart.
+    rating_share
+        Share of purchased lines that get rated.
+    rating_mu, rating_user_sd, rating_item_sd, rating_kappa, rating_noise_sd
+        ``rating = clip(round(mu + b_user + b_item + kappa (theta_ic - 1/C) + noise), 1, 5)``
+        with normal biases and noise of these standard deviations.
+    """
+
+    r: float = 0.24
+    alpha: float = 4.41
+    a: float = 0.79
+    b: float = 2.43
+    p_gg: float = 6.25
+    q: float = 3.74
+    gamma: float = 15.44
+    signup_share: float = 0.6
+    lines_extra_mean: float = 0.6
+    quantity_extra_mean: float = 0.25
+    affinity_concentration: float = 0.3
+    popularity_exponent: float = 1.0
+    dwell_log_mean: float = 3.7
+    dwell_log_sd: float = 1.0
+    dwell_beta0: float = -6.0
+    dwell_beta1: float = 1.2
+    browse_stop: tuple[float, float, float] = (0.6, 0.25, 0.15)
+    rating_share: float = 0.3
+    rating_mu: float = 3.2
+    rating_user_sd: float = 0.5
+    rating_item_sd: float = 0.4
+    rating_kappa: float = 3.0
+    rating_noise_sd: float = 0.8
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            name = f"SyntheticParams.{f.name}"
+            if f.name == "browse_stop":
+                _check_probabilities(name, value)
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+                    value):
+                raise ParameterError(name, "a finite number", value)
+            if f.name in _POSITIVE and value <= 0:
+                raise ParameterError(name, "> 0", value)
+            if f.name in _NON_NEGATIVE and value < 0:
+                raise ParameterError(name, ">= 0", value)
+        for name in ("signup_share", "rating_share"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ParameterError(f"SyntheticParams.{name}", "in (0, 1]", getattr(self, name))
+        rate = purchase_rate(self)
+        if rate < _MIN_PURCHASE_RATE:
+            raise ParameterError(
+                "SyntheticParams.dwell_beta0",
+                f"a value giving sessions a purchase probability of at least {_MIN_PURCHASE_RATE}"
+                f" (with dwell_beta1 and the dwell distribution it gives {rate:.2g})",
+                self.dwell_beta0)
+
+
+@dataclass(frozen=True, eq=False)
+class SyntheticTruth:
+    """What the generator planted.
+
+    Attributes
+    ----------
+    params
+        The :class:`SyntheticParams` used.
+    customers
+        Indexed by customer: ``lambda`` (weekly purchase rate), ``p`` (dropout probability),
+        ``nu`` (spend rate; mean order value is ``p_gg / nu``), ``alive`` (at ``end``),
+        ``death_date`` (the last order of a dead customer; NaT if alive), ``weeks_observed``
+        (signup to ``end``, the BG/NBD ``T``) and ``rating_bias``.
+    affinity
+        Customer x category: the category-choice probabilities ``theta`` (rows sum to 1).
+    items
+        Indexed by item: ``popularity`` (choice probability within its category) and
+        ``rating_bias``.
+    """
+
+    params: SyntheticParams
+    customers: pd.DataFrame
+    affinity: pd.DataFrame
+    items: pd.DataFrame
+
+    @property
+    def dwell_coefficients(self) -> tuple[float, float]:
+        """``(beta0, beta1)`` of ``P(purchase | dwell) = sigmoid(beta0 + beta1 log dwell)``."""
+        return self.params.dwell_beta0, self.params.dwell_beta1
+
+
+def synthetic(n_customers: int = 5000, n_products: int = 500, *, seed: int = 0,
+              start: str = "2024-01-01", end: str = "2025-06-30",
+              params: SyntheticParams | None = None) -> Dataset:
+    """Generate a retail world with known truth: customers, items, orders, events, ratings.
+
+    Each customer's first order is at signup; repeats follow BG/NBD until dropout or ``end``;
+    order values follow Gamma-Gamma and are split over lines whose items follow the customer's
+    category affinity and item popularity. Every purchased line has a view -> click ->
+    add-to-cart -> purchase session ending at its order; browse sessions stop earlier.
+    The same arguments always give the same tables.
+
+    Parameters
+    ----------
+    n_customers, n_products
+        Sizes; ``n_products`` must cover the :data:`CATEGORIES`.
+    seed
+        Seed of the generator's own ``numpy.random.Generator``.
+    start, end
+        The observation window ``[start, end)``.
+    params
+        True parameters; :class:`SyntheticParams` defaults if ``None``.
+
+    Returns
+    -------
+    Dataset
+        ``customers``, ``items``, ``transactions`` (one row per order line), ``events``,
+        ``interactions`` (ratings) and ``truth`` (a :class:`SyntheticTruth`).
+
+    Raises
+    ------
+    ParameterError
+        On an argument out of range.
+    """
+    params = SyntheticParams() if params is None else params
+    t0, span = _check_arguments(n_customers, n_products, seed, start, end, params)
+    rng = np.random.default_rng(seed)
+    n_cat = len(CATEGORIES)
+
+    catalogue = world.draw_catalogue(rng, n_products, params.popularity_exponent)
+    lam = rng.gamma(params.r, 1.0 / params.alpha, n_customers)
+    p = np.clip(rng.beta(params.a, params.b, n_customers), 1e-12, 1.0)
+    nu = rng.gamma(params.q, 1.0 / params.gamma, n_customers)
+    theta = rng.dirichlet(np.full(n_cat, params.affinity_concentration), n_customers)
+    user_bias = params.rating_user_sd * rng.standard_normal(n_customers)
+    item_bias = params.rating_item_sd * rng.standard_normal(n_products)
+    window = params.signup_share * span
+    lead = min(world.DAY, window / 2)  # room for the trial order's session before it
+    signup = np.floor(lead + rng.random(n_customers) * (window - lead)).astype(np.int64)
+
+    orders = world.draw_orders(rng, signup, span, lam, p, nu, params)
+    lines = world.draw_lines(rng, orders, catalogue, theta, params)
+    events = draw_events(rng, orders, lines, catalogue, theta, signup, span, params)
+    ratings = draw_ratings(rng, orders, lines, catalogue, theta, user_bias, item_bias, span,
+                           params)
+
+    def when(second: np.ndarray) -> np.ndarray:
+        return t0 + (second * 1_000_000).astype("timedelta64[us]")
+
+    ids = np.arange(1, n_customers + 1)
+    customers = pd.DataFrame({
+        COLUMNS.customer: ids,
+        AGE_BAND: _categorical(rng.choice(len(world.AGE_BANDS), n_customers,
+                                          p=world.AGE_SHARES), world.AGE_BANDS, ordered=True),
+        GENDER: _categorical(rng.choice(len(world.GENDERS), n_customers,
+                                        p=world.GENDER_SHARES), world.GENDERS),
+        REGION: _categorical(rng.choice(len(world.REGIONS), n_customers,
+                                        p=world.REGION_SHARES), world.REGIONS),
+        SIGNUP: when(signup),
+    })
+    items = pd.DataFrame({
+        COLUMNS.item: np.arange(1, n_products + 1),
+        CATEGORY: _categorical(catalogue.category, CATEGORIES),
+        BRAND: _categorical(catalogue.brand, world.BRAND_NAMES),
+        PRICE: catalogue.price,
+        PRICE_BAND: _categorical(catalogue.price_band, world.PRICE_BANDS, ordered=True),
+    })
+    transactions = pd.DataFrame({
+        COLUMNS.order: lines.order + 1,
+        COLUMNS.customer: orders.customer[lines.order] + 1,
+        COLUMNS.date: when(orders.second[lines.order]),
+        COLUMNS.item: lines.item + 1,
+        COLUMNS.quantity: lines.quantity,
+        COLUMNS.amount: lines.amount,
+    })
+    events_table = pd.DataFrame({
+        COLUMNS.session: events.session,
+        COLUMNS.customer: events.customer + 1,
+        COLUMNS.item: events.item + 1,
+        COLUMNS.event: _categorical(events.stage, EVENT_TYPES, ordered=True),
+        COLUMNS.timestamp: when(events.second),
+        COLUMNS.dwell: events.dwell,
+    })
+    interactions = pd.DataFrame({
+        COLUMNS.user: ratings.customer + 1,
+        COLUMNS.item: ratings.item + 1,
+        COLUMNS.rating: ratings.rating,
+        COLUMNS.timestamp: when(ratings.second),
+    })
+
+    dead = ~orders.alive
+    death = np.full(n_customers, np.datetime64("NaT"), dtype="datetime64[us]")
+    death[dead] = when(orders.death_second[dead])
+    customer_index = pd.Index(ids, name=COLUMNS.customer)
+    truth = SyntheticTruth(
+        params=params,
+        customers=pd.DataFrame({LAMBDA: lam, P: p, NU: nu, ALIVE: orders.alive, DEATH: death,
+                                WEEKS: (span - signup) / world.WEEK, BIAS: user_bias},
+                               index=customer_index),
+        affinity=pd.DataFrame(theta, index=customer_index,
+                              columns=pd.Index(CATEGORIES, name=CATEGORY)),
+        items=pd.DataFrame({POPULARITY: catalogue.popularity, BIAS: item_bias},
+                           index=pd.Index(np.arange(1, n_products + 1), name=COLUMNS.item)),
+    )
+    return Dataset(name="synthetic", source=f"retaillab synthetic generator (seed={seed})",
+                   customers=customers, items=items, transactions=transactions,
+                   events=events_table, interactions=interactions, truth=truth)
+
+
+def _categorical(codes: np.ndarray, categories: tuple[str, ...],
+                 ordered: bool = False) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, categories=list(categories), ordered=ordered)
+
+
+def _check_arguments(n_customers: object, n_products: object, seed: object, start: object,
+                     end: object, params: object) -> tuple[np.datetime64, int]:
+    """Validate the arguments; return ``start`` as datetime64[us] and the window in seconds."""
+    if not _is_int(n_customers) or n_customers < 1:
+        raise ParameterError("n_customers", "an integer >= 1", n_customers)
+    if not _is_int(n_products) or n_products < len(CATEGORIES):
+        raise ParameterError("n_products", f"an integer >= {len(CATEGORIES)} (one per category)",
+                             n_products)
+    if not _is_int(seed) or seed < 0:
+        raise ParameterError("seed", "an integer >= 0", seed)
+    if not isinstance(params, SyntheticParams):
+        raise ParameterError("params", "a SyntheticParams or None", params)
+    stamps = {}
+    for name, value in (("start", start), ("end", end)):
+        try:
+            stamps[name] = pd.Timestamp(value)
+        except (TypeError, ValueError):
+            stamps[name] = None
+        if stamps[name] is None or stamps[name] is pd.NaT or stamps[name].tz is not None:
+            raise ParameterError(name, "a date without time zone, like '2024-01-01'", value)
+    span = int((stamps["end"] - stamps["start"]).total_seconds())
+    if span < 1:
+        raise ParameterError("end", f"after start ({start!r})", end)
+    return stamps["start"].as_unit("us").to_datetime64(), span
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _check_probabilities(name: str, value: object) -> None:
+    ok = (isinstance(value, tuple) and len(value) == 3
+          and all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1
+                  for v in value)
+          and math.isclose(sum(value), 1.0, abs_tol=1e-9))
+    if not ok:
+        raise ParameterError(name, "3 probabilities (view, click, add_to_cart) summing to 1",
+                             value)
