@@ -66,23 +66,25 @@ def _read_rdataset(package: str, item: str) -> pd.DataFrame:
     return pd.read_pickle(path, compression="xz").drop(columns="rownames", errors="ignore")
 
 
+_YES_NO = {"Yes": True, "No": False, "yes": True, "no": False, 1: True, 0: False}
+
+
 def _yes_no_to_bool(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     out = {}
     for col in columns:
-        values = frame[col].astype("string").str.lower()
-        unknown = ~values.isin(["yes", "no", "1", "0", "true", "false"])
-        if unknown.any():  # guards against a changed upstream file, not user input
-            raise DataError(f"expected yes/no values, found {values[unknown].iloc[0]!r}",
+        codes = frame[col].map(_YES_NO)  # 0/1 ints and Yes/No text alike
+        if codes.isna().any():  # guards against a changed upstream file, not user input
+            raise DataError(f"expected yes/no values, found {frame[col][codes.isna()].iloc[0]!r}",
                             source="built-in data", column=col)
-        out[col] = values.isin(["yes", "1", "true"]).to_numpy()
+        out[col] = codes.to_numpy(dtype=bool)
     return frame.assign(**out)
 
 
 def _customer_table(raw: pd.DataFrame, binary: list[str]) -> pd.DataFrame:
     """Typed customer table: id first, bools for yes/no, categories for text, target last."""
     frame = _yes_no_to_bool(raw, [*binary, C.churn])
-    text = [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(
-        frame[c])]
+    text = [c for c in frame.columns if frame[c].dtype.kind == "O"
+            or pd.api.types.is_string_dtype(frame[c])]
     frame = frame.astype({c: "category" for c in text})
     frame.insert(0, C.customer, np.arange(1, len(frame) + 1))
     return frame[[c for c in frame.columns if c != C.churn] + [C.churn]]

@@ -51,6 +51,8 @@ class Dataset:
                            (COLUMNS.customer, "customers")):
             if col in main.columns:
                 entities.append(f"{main[col].nunique():,} {label}")
+        if COLUMNS.churn in main.columns and main[COLUMNS.churn].dtype == bool:
+            entities[-1] += f" ({int(main[COLUMNS.churn].sum()):,} churned)"
         when = next((main[c] for c in (COLUMNS.timestamp, COLUMNS.date) if c in main.columns),
                     None)
         dates = "" if when is None else f"{when.min():%Y-%m-%d} .. {when.max():%Y-%m-%d}"
