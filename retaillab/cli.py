@@ -1,4 +1,4 @@
-"""The ``retaillab`` command line: datasets, validate, quickstart.
+"""The ``retaillab`` command line: datasets, validate, run, rerun, runs, ui, quickstart.
 
 Errors retaillab raises on purpose print as one message on stderr with exit code 2; anything
 else is a bug and keeps its traceback.
@@ -80,6 +80,77 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run every grid point of a spec; exit 1 if any run failed, 130 if interrupted."""
+    from retaillab import runner
+    from retaillab.spec import load_spec, parse_override
+
+    spec = load_spec(args.spec)
+    overrides = dict(parse_override(p) for p in args.param or [])
+    if overrides:
+        spec = spec.with_overrides(overrides)
+    try:
+        results = runner.run_spec(spec, fail_fast=args.fail_fast, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print("interrupted: the current run ended KILLED", file=sys.stderr)
+        return 130
+    for result in results:
+        line = f"{result.status:<8} {result.run_id}  {result.output}"
+        print(line + (f"\n         {result.error}" if result.error else ""))
+    failed = [r for r in results if r.status != "FINISHED"]
+    print(f"{len(results) - len(failed)} of {len(spec.points())} runs finished; "
+          f"browse them with `retaillab runs {spec.name!r}` or `retaillab ui`")
+    return 1 if failed else 0
+
+
+def cmd_rerun(args: argparse.Namespace) -> int:
+    """Rerun a recorded run and compare metrics; exit 1 if any differs beyond --rtol."""
+    from retaillab import runner
+
+    report = runner.rerun(args.run_id, rtol=args.rtol, progress=not args.quiet)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    table = report.comparison.copy()
+    table["same"] = table["same"].map({True: "ok", False: "DIFFERS"})
+    print(table.to_string(index=False) if len(table) else "(no metrics recorded)")
+    print(f"rerun {report.rerun.run_id} ({report.rerun.status}) of {args.run_id}: " +
+          ("same metrics" if report.same else f"DIFFERENT beyond rtol={args.rtol:g}"))
+    return 0 if report.same else 1
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    """List experiments, or one experiment's leaderboard of models."""
+    from retaillab import leaderboard
+
+    if not args.experiment:
+        table = leaderboard.experiments()
+        print(table.to_string(index=False) if len(table) else "no experiments yet: "
+              "`retaillab run experiments/<spec>.yaml` starts one")
+        return 0
+    table = leaderboard.leaderboard(args.experiment, run_id=args.run)
+    print(f"{args.experiment}: run {table.attrs.get('run_id', '?')} "
+          f"(best marked *, sorted by {table.attrs.get('main')})")
+    print(leaderboard.format_leaderboard(table))
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Serve the MLflow UI on this store at 127.0.0.1."""
+    import subprocess
+
+    from retaillab import tracking
+
+    tracking.client()  # make sure the store exists
+    url = f"http://127.0.0.1:{args.port}"
+    print(f"MLflow UI for {tracking.tracking_uri()} at {url} (Ctrl-C stops it)")
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri",
+               tracking.tracking_uri(), "--host", "127.0.0.1", "--port", str(args.port)]
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     """For now: the summary of the built-in data sets (later: the whole comparison)."""
     print("retaillab quickstart: the built-in data sets, read offline from installed packages\n")
@@ -117,6 +188,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rating-scale", help="LOW,HIGH: ratings outside it are an error")
     p.add_argument("--target", help="customers: the binary label column")
     p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("run", help="run an experiment spec (one MLflow run per grid point)")
+    p.add_argument("spec", help="experiments/NAME.yaml")
+    p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
+                   help="override a parameter (value read as YAML); repeatable")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first failed run")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("rerun", help="rerun a recorded run and compare its metrics")
+    p.add_argument("run_id")
+    p.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance (1e-9)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_rerun)
+    p = sub.add_parser("runs", help="list experiments, or an experiment's leaderboard")
+    p.add_argument("experiment", nargs="?")
+    p.add_argument("--run", help="a parent run id (default: the newest finished)")
+    p.set_defaults(func=cmd_runs)
+    p = sub.add_parser("ui", help="browse runs in the MLflow UI at 127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.set_defaults(func=cmd_ui)
     return parser
 
 

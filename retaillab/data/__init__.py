@@ -24,8 +24,8 @@ _LAZY = {
     "read_customers": "user",
     "split": "splits",
     "kfold": "splits",
-    "fingerprint": "fingerprint",
-    "fingerprints": "fingerprint",
+    "fingerprint": "fingerprinting",
+    "fingerprints": "fingerprinting",
 }
 
 __all__ = [  # noqa: RUF022 - grouped by what they are for
@@ -37,7 +37,7 @@ __all__ = [  # noqa: RUF022 - grouped by what they are for
 
 if TYPE_CHECKING:  # pragma: no cover
     from retaillab.data.builtin import available, load
-    from retaillab.data.fingerprint import fingerprint, fingerprints
+    from retaillab.data.fingerprinting import fingerprint, fingerprints
     from retaillab.data.splits import kfold, split
     from retaillab.data.synthetic import SyntheticParams, SyntheticTruth, synthetic
     from retaillab.data.user import read_customers, read_interactions, read_transactions

@@ -14,6 +14,7 @@ Example
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -111,8 +112,7 @@ class SyntheticParams:
             if f.name == "browse_stop":
                 _check_probabilities(name, value)
                 continue
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
-                    value):
+            if not _is_real(value) or not math.isfinite(value):
                 raise ParameterError(name, "a finite number", value)
             if f.name in _POSITIVE and value <= 0:
                 raise ParameterError(name, "> 0", value)
@@ -171,6 +171,10 @@ def synthetic(n_customers: int = 5000, n_products: int = 500, *, seed: int = 0,
     category affinity and item popularity. Every purchased line has a view -> click ->
     add-to-cart -> purchase session ending at its order; browse sessions stop earlier.
     The same arguments always give the same tables.
+
+    A line's ``amount`` is its price x quantity share of the order value, not price x quantity
+    itself. The trial order's session runs in the minutes before ``signup_date``. Only the view
+    event of a session carries ``dwell_seconds`` (the session's dwell); later events have NaN.
 
     Parameters
     ----------
@@ -314,11 +318,15 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
+def _is_real(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _check_probabilities(name: str, value: object) -> None:
     ok = (isinstance(value, tuple) and len(value) == 3
-          and all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1
-                  for v in value)
+          and all(_is_real(v) and 0 <= v <= 1 for v in value)
           and math.isclose(sum(value), 1.0, abs_tol=1e-9))
     if not ok:
-        raise ParameterError(name, "3 probabilities (view, click, add_to_cart) summing to 1",
+        raise ParameterError(name, "a tuple of 3 probabilities (stop after view, click, "
+                             "add_to_cart) summing to 1",
                              value)

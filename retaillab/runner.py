@@ -1,0 +1,264 @@
+"""Run experiment specs: one MLflow run per grid point, each a papermill-executed notebook.
+
+The runner owns a run's life. It creates the run with its provenance tags, injects
+``run_id`` into the notebook's parameters, executes it, keeps the executed notebook (under
+``outputs/`` and as an artifact, also when a cell fails), and ends the run FINISHED, FAILED
+(the failing cell's error in tag ``retaillab.error``) or KILLED (Ctrl-C). Child runs left
+open by a notebook that died are ended with it, so no run stays RUNNING.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from retaillab import tracking
+from retaillab.spec import Spec, check_parameters
+
+log = logging.getLogger(__name__)
+
+PACKAGES = ("retaillab", "numpy", "pandas", "scikit-learn", "scikit-surprise", "optuna",
+            "mlflow", "papermill", "implicit", "mlxtend")
+TAG_COMMIT = tracking.TAG_PREFIX + "git_commit"
+TAG_DIRTY = tracking.TAG_PREFIX + "git_dirty"
+TAG_SPEC = tracking.TAG_PREFIX + "spec"
+TAG_SPEC_HASH = tracking.TAG_PREFIX + "spec_sha256"
+TAG_SEED = tracking.TAG_PREFIX + "seed"
+TAG_VERSIONS = tracking.TAG_PREFIX + "versions"
+TAG_PYTHON = tracking.TAG_PREFIX + "python"
+TAG_RERUN_OF = tracking.TAG_PREFIX + "rerun_of"
+TAG_OUTPUT = tracking.TAG_PREFIX + "output"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How one grid point ended."""
+
+    run_id: str
+    status: str  # FINISHED, FAILED or KILLED
+    parameters: dict[str, Any]
+    output: Path
+    error: str = ""
+
+
+def git_state(root: Path) -> tuple[str, bool]:
+    """The commit checked out at ``root`` and whether the work tree has changes."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                    cwd=root, capture_output=True, text=True,
+                                    check=True).stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown", True
+    return commit, dirty
+
+
+def versions() -> dict[str, str]:
+    """Installed versions of the packages a result depends on."""
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def provenance(spec: Spec, root: Path, parameters: dict[str, Any]) -> dict[str, str]:
+    """The tags that say what produced a run."""
+    commit, dirty = git_state(root)
+    try:
+        spec_path = str(spec.path.relative_to(root))
+    except ValueError:
+        spec_path = str(spec.path)
+    try:
+        notebook = str(spec.notebook.relative_to(root))
+    except ValueError:
+        notebook = str(spec.notebook)
+    return {
+        TAG_COMMIT: commit, TAG_DIRTY: str(dirty).lower(), TAG_SPEC: spec_path,
+        TAG_SPEC_HASH: spec.sha256, tracking.TAG_NOTEBOOK: notebook,
+        TAG_SEED: str(parameters.get("seed", "")), TAG_VERSIONS: json.dumps(versions()),
+        TAG_PYTHON: platform.python_version(), tracking.TAG_KIND: "notebook",
+        tracking.TAG_PARAMETERS: json.dumps(parameters, default=str),
+        "mlflow.source.name": spec_path, "mlflow.source.git.commit": commit,
+        **spec.tags,
+    }
+
+
+def declared_parameters(notebook: Path) -> list[str]:
+    """Names in the notebook's ``parameters`` cell."""
+    import papermill
+
+    return list(papermill.inspect_notebook(str(notebook)))
+
+
+def _run_name(spec: Spec, point: dict[str, Any]) -> str:
+    varying = [f"{k}={point[k]}" for k in spec.grid]
+    return spec.name + (" " + " ".join(varying) if varying else "")
+
+
+def execute(spec: Spec, point: dict[str, Any], *, root: Path, extra_tags: dict | None = None,
+            progress: bool = True) -> RunResult:
+    """Run one grid point as one MLflow run and return how it ended."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    client = tracking.client()
+    exp = tracking.experiment_id(spec.name)
+    created = client.create_run(exp, run_name=_run_name(spec, point),
+                                tags={**provenance(spec, root, point), **(extra_tags or {})})
+    run = tracking.Run(created.info.run_id, exp)
+    run.log_params(point)
+    output = root / "outputs" / tracking._slug(spec.name) / f"{run.run_id}.ipynb"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    run.set_tags({TAG_OUTPUT: str(output.relative_to(root))})
+    status, error = "FAILED", ""
+    os.environ["MLFLOW_TRACKING_URI"] = tracking.tracking_uri()  # the kernel logs here too
+    try:
+        papermill.execute_notebook(
+            str(spec.notebook), str(output), parameters={**point, "run_id": run.run_id},
+            progress_bar=progress, cwd=str(spec.notebook.parent), kernel_name="python3")
+        status = "FINISHED"
+    except PapermillExecutionError as exc:
+        killed = exc.ename == "KeyboardInterrupt"
+        status = "KILLED" if killed else "FAILED"
+        error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+    except KeyboardInterrupt:
+        status, error = "KILLED", "interrupted (Ctrl-C)"
+        raise
+    except Exception as exc:  # the kernel died, a timeout, a bad notebook file
+        error = f"{type(exc).__name__}: {exc}"
+    finally:
+        _finish(run, status, error, output)
+    return RunResult(run.run_id, status, point, output, error)
+
+
+def _finish(run: tracking.Run, status: str, error: str, output: Path) -> None:
+    client = tracking.client()
+    try:
+        if error:
+            run.set_tags({tracking.TAG_ERROR: error[:4000]})
+        if output.exists():
+            run.log_artifact(output)
+        run.end_open_children(status if status != "FINISHED" else "FAILED")
+    finally:
+        client.set_terminated(run.run_id, status)
+
+
+def run_spec(spec: Spec, *, fail_fast: bool = False, progress: bool = True,
+             root: Path | None = None) -> list[RunResult]:
+    """Run every grid point of ``spec``; stop early only with ``fail_fast`` or on Ctrl-C."""
+    from tqdm.auto import tqdm
+
+    root = root or tracking.project_root(spec.path.parent)
+    check_parameters(spec, declared_parameters(spec.notebook))
+    points = spec.points()
+    results: list[RunResult] = []
+    bar = tqdm(total=len(points), desc=f"{spec.name}: runs", unit="run", disable=not progress,
+               position=0, file=sys.stderr)
+    try:
+        for point in points:
+            result = execute(spec, point, root=root, progress=progress)
+            results.append(result)
+            bar.update(1)
+            if result.status != "FINISHED":
+                log.error("run %s %s: %s", result.run_id, result.status, result.error)
+                if fail_fast:
+                    break
+    finally:
+        bar.close()
+    return results
+
+
+@dataclass(frozen=True)
+class RerunReport:
+    """A rerun's new run and how its metrics compare with the original's."""
+
+    original: str
+    rerun: RunResult
+    comparison: Any  # DataFrame: metric, original, rerun, rel_diff, same
+    warnings: list[str]
+
+    @property
+    def same(self) -> bool:
+        return bool(self.comparison["same"].all()) and self.rerun.status == "FINISHED"
+
+
+def run_metrics(run_id: str) -> dict[str, float]:
+    """A run's metrics and its children's (as ``model/metric``), timings left out.
+
+    Timings (``*_seconds``) depend on the machine, so reruns are not compared on them.
+    """
+    client = tracking.client()
+    run = client.get_run(run_id)
+    out = {k: v for k, v in run.data.metrics.items() if not k.endswith("_seconds")}
+    seen: dict[str, int] = {}
+    children = sorted(tracking.Run(run_id, run.info.experiment_id).children(),
+                      key=lambda r: r.info.start_time)
+    for child in children:
+        name = child.data.tags.get(tracking.RUN_NAME_TAG, child.info.run_id)
+        seen[name] = seen.get(name, 0) + 1
+        label = name if seen[name] == 1 else f"{name}#{seen[name]}"
+        out.update({f"{label}/{k}": v for k, v in child.data.metrics.items()
+                    if not k.endswith("_seconds")})
+    return out
+
+
+def compare_metrics(first: dict[str, float], second: dict[str, float], rtol: float):
+    """Metric-by-metric table; a metric on one side only counts as a difference."""
+    import math
+
+    import pandas as pd
+
+    rows = []
+    for name in sorted(set(first) | set(second)):
+        a, b = first.get(name, math.nan), second.get(name, math.nan)
+        scale = max(abs(a), abs(b))
+        diff = abs(a - b) / scale if scale > 0 else abs(a - b)
+        same = (a == b) or (not math.isnan(diff) and diff <= rtol)
+        rows.append({"metric": name, "original": a, "rerun": b, "rel_diff": diff, "same": same})
+    return pd.DataFrame(rows, columns=["metric", "original", "rerun", "rel_diff", "same"])
+
+
+def rerun(run_id: str, *, rtol: float = 1e-9, progress: bool = True,
+          root: Path | None = None) -> RerunReport:
+    """Run a recorded run again, same notebook and parameters, and compare the metrics."""
+    client = tracking.client()
+    original = client.get_run(run_id)
+    tags = original.data.tags
+    if tracking.TAG_PARAMETERS not in tags or tracking.TAG_NOTEBOOK not in tags:
+        from retaillab.errors import DataError
+
+        raise DataError("this run was not started by `retaillab run`, so its notebook and "
+                        "parameters are not recorded", source=f"run {run_id}",
+                        fix="rerun a parent run listed by `retaillab runs EXPERIMENT`")
+    root = root or tracking.project_root()
+    experiment = client.get_experiment(original.info.experiment_id).name
+    spec = Spec(root / tags.get(TAG_SPEC, "rerun"), experiment, root / tags[tracking.TAG_NOTEBOOK],
+                json.loads(tags[tracking.TAG_PARAMETERS]), {}, {}, "",
+                tags.get(TAG_SPEC_HASH, ""))
+    warnings = []
+    commit, dirty = git_state(root)
+    if commit != tags.get(TAG_COMMIT) or dirty or tags.get(TAG_DIRTY) == "true":
+        warnings.append(f"code differs: the original ran at commit {tags.get(TAG_COMMIT)} "
+                        f"(dirty={tags.get(TAG_DIRTY)}), this rerun at {commit} "
+                        f"(dirty={str(dirty).lower()})")
+    result = execute(spec, spec.parameters, root=root, progress=progress,
+                     extra_tags={TAG_RERUN_OF: run_id})
+    new_tags = client.get_run(result.run_id).data.tags
+    for key in sorted(k for k in {*tags, *new_tags} if k.startswith(tracking.TAG_DATA)):
+        if tags.get(key) != new_tags.get(key):
+            warnings.append(f"data differs: {key[len(tracking.TAG_DATA):]} fingerprint "
+                            f"{tags.get(key)} then, {new_tags.get(key)} now")
+    comparison = compare_metrics(run_metrics(run_id), run_metrics(result.run_id), rtol)
+    return RerunReport(run_id, result, comparison, warnings)

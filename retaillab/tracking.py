@@ -1,0 +1,262 @@
+"""MLflow conventions, in one place: where the store is, how runs are named, tagged and logged.
+
+The default store is ``sqlite:///<project>/mlruns/mlflow.db`` with artifacts under
+``<project>/mlruns/artifacts``, where ``<project>`` is the nearest folder above the working
+directory holding ``pyproject.toml`` (so a notebook in ``notebooks/`` and a shell at the root
+share one store). ``MLFLOW_TRACKING_URI`` overrides it (a tracking server, PostgreSQL).
+
+Notebooks use :func:`notebook_run` once, then the helpers::
+
+    run = tracking.notebook_run(run_id, experiment="tour", params=params)
+    with run.model("svd", {"factors": 50}) as child:
+        child.log_metrics({"rmse": 0.87, "fit_seconds": 1.2})
+    run.log_table(table, "comparison.csv")
+    run.close()
+
+Everything goes through :class:`mlflow.MlflowClient`, never mlflow's global "active run", so
+the runner, a notebook kernel and parallel workers cannot step on each other's state.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TAG_PREFIX = "retaillab."
+TAG_PARAMETERS = TAG_PREFIX + "parameters"  # the exact parameters, as JSON (params are text)
+TAG_NOTEBOOK = TAG_PREFIX + "notebook"
+TAG_KIND = TAG_PREFIX + "kind"  # "notebook" for a parent run, "model" for a compared model
+TAG_MODEL = TAG_PREFIX + "model"
+TAG_DATA = TAG_PREFIX + "data."  # + name: a data fingerprint
+TAG_ERROR = TAG_PREFIX + "error"
+PARENT_TAG = "mlflow.parentRunId"
+RUN_NAME_TAG = "mlflow.runName"
+
+
+def project_root(start: str | Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` (default: cwd) holding ``pyproject.toml``."""
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return here
+
+
+def tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else the project's SQLite store."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    db = project_root() / "mlruns" / "mlflow.db"
+    return f"sqlite:///{db}"
+
+
+def artifact_root() -> Path:
+    """Where artifacts of experiments created here are stored."""
+    return project_root() / "mlruns" / "artifacts"
+
+
+@contextlib.contextmanager
+def _store_lock() -> Iterator[None]:
+    """Serialise store creation and experiment creation between processes on this host."""
+    lock_dir = project_root() / "mlruns"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_CLIENTS: dict[str, Any] = {}
+
+
+def client():
+    """An :class:`mlflow.MlflowClient` on :func:`tracking_uri`, created once per process.
+
+    The first use in a process creates the SQLite schema under a file lock, so two processes
+    starting at once do not both try to migrate a fresh database.
+    """
+    uri = tracking_uri()
+    if uri not in _CLIENTS:
+        from mlflow import MlflowClient
+
+        with _store_lock():
+            instance = MlflowClient(tracking_uri=uri)
+            instance.search_experiments(max_results=1)  # creates/migrates the store now
+        _CLIENTS[uri] = instance
+    return _CLIENTS[uri]
+
+
+def experiment_id(name: str) -> str:
+    """The id of experiment ``name``, created (with artifacts under mlruns/) if new."""
+    mlflow_client = client()
+    found = mlflow_client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    with _store_lock():
+        found = mlflow_client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        location = None
+        if tracking_uri().startswith("sqlite:"):
+            location = (artifact_root() / _slug(name)).as_uri()
+        return mlflow_client.create_experiment(name, artifact_location=location)
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-") or "default"
+
+
+def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested parameters as MLflow params: ``{"a": {"b": 1}}`` -> ``{"a.b": "1"}``."""
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, prefix=name + "."))
+        else:
+            text = json.dumps(value) if isinstance(value, (list, tuple)) else str(value)
+            out[name] = text[:6000]
+    return out
+
+
+@dataclass
+class Run:
+    """One MLflow run, logged through the client: parameters, metrics, tags, artifacts."""
+
+    run_id: str
+    experiment_id: str
+    _step: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log parameters (nested dicts are flattened with dots), in one batch."""
+        from mlflow.entities import Param
+
+        items = [Param(k, v) for k, v in flatten(params).items()]
+        for start in range(0, len(items), 100):
+            client().log_batch(self.run_id, params=items[start:start + 100])
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Log many metrics in one batched call (not one call per value)."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()
+                 if v is not None]
+        for start in range(0, len(items), 1000):
+            client().log_batch(self.run_id, metrics=items[start:start + 1000])
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set tags in one batch."""
+        from mlflow.entities import RunTag
+
+        items = [RunTag(k, str(v)[:8000]) for k, v in tags.items()]
+        if items:
+            client().log_batch(self.run_id, tags=items)
+
+    def log_data(self, name: str, table: Any) -> str:
+        """Record the fingerprint of a table, split or Dataset as tag ``retaillab.data.NAME``."""
+        from retaillab.data.fingerprinting import fingerprint
+
+        digest = fingerprint(table)
+        self.set_tags({TAG_DATA + name: digest})
+        return digest
+
+    def log_figure(self, figure: Any, name: str) -> None:
+        """Save a matplotlib figure as an artifact (PNG unless ``name`` says otherwise)."""
+        client().log_figure(self.run_id, figure, name if "." in name else name + ".png")
+
+    def log_table(self, table: Any, name: str) -> None:
+        """Save a DataFrame as a CSV (or ``.html``) artifact."""
+        text = table.to_html() if name.endswith(".html") else table.to_csv()
+        client().log_text(self.run_id, text, name if "." in name else name + ".csv")
+
+    def log_artifact(self, path: str | Path, folder: str | None = None) -> None:
+        client().log_artifact(self.run_id, str(path), folder)
+
+    @contextlib.contextmanager
+    def model(self, name: str, params: Mapping[str, Any] | None = None) -> Iterator[Run]:
+        """A child run for one compared model; FAILED if its block raises."""
+        mlflow_client = client()
+        child = mlflow_client.create_run(
+            self.experiment_id, run_name=name,
+            tags={PARENT_TAG: self.run_id, TAG_KIND: "model", TAG_MODEL: name})
+        run = Run(child.info.run_id, self.experiment_id)
+        if params:
+            run.log_params(params)
+        try:
+            yield run
+        except GeneratorExit:  # abandoned, or the kernel is exiting: whoever ends the parent
+            raise              # run ends this one too (see end_open_children)
+        except BaseException as exc:
+            run.set_tags({TAG_ERROR: f"{type(exc).__name__}: {exc}"[:2000]})
+            mlflow_client.set_terminated(run.run_id, "KILLED" if isinstance(
+                exc, KeyboardInterrupt) else "FAILED")
+            raise
+        mlflow_client.set_terminated(run.run_id, "FINISHED")
+
+    def children(self) -> list:
+        """The child runs (compared models) of this run."""
+        return client().search_runs(
+            [self.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{self.run_id}'")
+
+    def end_open_children(self, status: str) -> None:
+        """End child runs still RUNNING (their notebook died or was interrupted)."""
+        for child in self.children():
+            if child.info.status == "RUNNING":
+                client().set_terminated(child.info.run_id, status)
+
+
+@dataclass
+class NotebookRun(Run):
+    """The run a notebook logs to: handed over by the runner, or its own when opened by hand."""
+
+    owned: bool = False
+
+    def close(self, status: str = "FINISHED") -> None:
+        """End the run if this notebook started it; the runner ends the runs it started.
+
+        Called at interpreter exit too, so a notebook closed without it leaves nothing RUNNING.
+        """
+        if self.owned:
+            self.owned = False
+            self.end_open_children("KILLED")
+            client().set_terminated(self.run_id, status)
+
+
+def notebook_run(run_id: str | None, *, experiment: str,
+                 params: Mapping[str, Any] | None = None) -> NotebookRun:
+    """Attach to the runner's run, or start one for interactive work in JupyterLab.
+
+    Parameters
+    ----------
+    run_id
+        The id the runner injected (papermill parameter), or ``None`` when the notebook was
+        opened by hand: then a new run is started in ``experiment`` and logs ``params``.
+    """
+    if run_id:
+        found = client().get_run(run_id)
+        return NotebookRun(run_id, found.info.experiment_id)
+    exp = experiment_id(experiment)
+    created = client().create_run(exp, tags={TAG_KIND: "notebook",
+                                             TAG_PREFIX + "interactive": "true"})
+    run = NotebookRun(created.info.run_id, exp, owned=True)
+    atexit.register(run.close)
+    if params:
+        run.log_params(params)
+        run.set_tags({TAG_PARAMETERS: json.dumps(dict(params), default=str)})
+    log.info("started MLflow run %s in experiment %r", run.run_id, experiment)
+    return run

@@ -1,0 +1,212 @@
+"""The experiment engine end to end: specs run real notebooks through papermill and the MLflow
+record holds params, metrics, tags, the executed notebook and child runs, for success, failure
+in a cell and interruption. Two runner processes can share one store."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from retaillab import runner, tracking
+from retaillab.cli import main
+from retaillab.spec import SpecError, load_spec
+
+FIXTURES = Path(__file__).parent / "fixtures"
+pytestmark = pytest.mark.notebook
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """A fresh MLflow store in tmp_path, for this process and the kernels it starts."""
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    (tmp_path / "mlruns").mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    tracking._CLIENTS.clear()
+    yield tmp_path
+    tracking._CLIENTS.clear()
+
+
+def write_spec(folder: Path, name: str, notebook: str, **extra) -> Path:
+    import yaml
+
+    body = {"name": name, "notebook": str(FIXTURES / notebook),
+            "parameters": {"experiment": name, "seed": 3, "alpha": 2.0}, **extra}
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(body))
+    return path
+
+
+def parent_runs(experiment: str):
+    client = tracking.client()
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id])
+    return [r for r in runs if tracking.PARENT_TAG not in r.data.tags], \
+        [r for r in runs if tracking.PARENT_TAG in r.data.tags]
+
+
+def test_grid_run_records_everything(store, capsys):
+    spec = write_spec(store, "grid", "ok.ipynb", grid={"alpha": [1.0, 3.0]},
+                      tags={"owner": "tests"})
+    assert main(["run", str(spec), "-q"]) == 0
+    parents, children = parent_runs("grid")
+    assert len(parents) == 2 and len(children) == 4
+    by_alpha = {json.loads(p.data.tags[tracking.TAG_PARAMETERS])["alpha"]: p for p in parents}
+    assert set(by_alpha) == {1.0, 3.0}
+    for alpha, parent in by_alpha.items():
+        assert parent.info.status == "FINISHED"
+        assert parent.data.params["alpha"] == str(alpha) and parent.data.params["seed"] == "3"
+        tags = parent.data.tags
+        assert tags["owner"] == "tests" and tags[runner.TAG_SEED] == "3"
+        assert len(tags[runner.TAG_SPEC_HASH]) == 64 and tags[runner.TAG_PYTHON]
+        assert "pandas" in json.loads(tags[runner.TAG_VERSIONS])
+        assert tags[runner.TAG_COMMIT] and tags[runner.TAG_DIRTY] in ("true", "false")
+        assert len(tags[tracking.TAG_DATA + "toy"]) >= 16
+        assert parent.data.metrics["n_rows"] == 50
+        mine = [c for c in children if c.data.tags[tracking.PARENT_TAG] == parent.info.run_id]
+        assert sorted(c.data.tags[tracking.RUN_NAME_TAG] for c in mine) == ["a", "b"]
+        assert all(c.info.status == "FINISHED" for c in mine)
+        # the metric the notebook computed: mean |x| * alpha + index, x ~ N(0,1) seeded
+        import numpy as np
+
+        x = np.random.default_rng(3).normal(size=50)
+        rmse = {c.data.tags[tracking.RUN_NAME_TAG]: c.data.metrics["rmse"] for c in mine}
+        assert rmse["a"] == pytest.approx(np.abs(x).mean() * alpha)
+        assert rmse["b"] == pytest.approx(np.abs(x).mean() * alpha + 1)
+        artifacts = tracking.client().list_artifacts(parent.info.run_id)
+        assert [a.path for a in artifacts] == [f"{parent.info.run_id}.ipynb"]
+        assert (store / "outputs" / "grid" / f"{parent.info.run_id}.ipynb").is_file()
+
+
+def test_failing_cell_ends_failed_keeps_partial_notebook_and_goes_on(store, capsys):
+    import nbformat
+
+    spec = write_spec(store, "failing", "fail.ipynb", grid={"alpha": [1.0, 2.0]})
+    assert main(["run", str(spec), "-q"]) == 1
+    parents, children = parent_runs("failing")
+    assert len(parents) == 2  # the second grid point ran after the first failed
+    for parent in parents:
+        assert parent.info.status == "FAILED"
+        assert "ValueError: boom in the fourth cell" in parent.data.tags[tracking.TAG_ERROR]
+        output = store / "outputs" / "failing" / f"{parent.info.run_id}.ipynb"
+        executed = nbformat.read(output, as_version=4)
+        assert any(o.get("ename") == "ValueError" for c in executed.cells
+                   for o in c.get("outputs", []))
+    assert all(c.info.status == "FINISHED" for c in children)  # models before the failure
+
+
+def test_fail_fast_stops_after_the_first_failure(store, capsys):
+    spec = write_spec(store, "fastfail", "fail.ipynb", grid={"alpha": [1.0, 2.0]})
+    assert main(["run", str(spec), "-q", "--fail-fast"]) == 1
+    parents, _ = parent_runs("fastfail")
+    assert len(parents) == 1
+
+
+def test_interrupt_ends_the_run_killed_and_no_run_stays_running(store):
+    marker = store / "started"
+    spec = write_spec(store, "interrupted", "slow.ipynb")
+    cmd = [sys.executable, "-m", "retaillab.cli", "run", str(spec), "-q", "-p", f"marker={marker}"]
+    proc = subprocess.Popen(cmd, cwd=store, env=os.environ.copy(), start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 90
+    while not marker.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert marker.exists(), proc.communicate()
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    parents, children = parent_runs("interrupted")
+    assert [p.info.status for p in parents] == ["KILLED"]
+    assert [c.info.status for c in children] == ["KILLED"]
+
+
+def test_two_runner_processes_share_one_store(store):
+    specs = [write_spec(store, f"parallel{i}", "ok.ipynb", grid={"alpha": [1.0, 2.0]})
+             for i in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-m", "retaillab.cli", "run", str(s), "-q"],
+                              cwd=store, env=os.environ.copy(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for s in specs]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    for i in range(2):
+        parents, children = parent_runs(f"parallel{i}")
+        assert len(parents) == 2 and len(children) == 4
+        assert {r.info.status for r in parents + children} == {"FINISHED"}
+        for run in parents + children:
+            assert tracking.client().get_run(run.info.run_id).data.metrics
+
+
+def test_rerun_reproduces_metrics_and_flags_differences(store, capsys):
+    spec = write_spec(store, "again", "ok.ipynb")
+    assert main(["run", str(spec), "-q"]) == 0
+    (first,), _ = parent_runs("again")
+    capsys.readouterr()
+    assert main(["rerun", first.info.run_id, "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "same metrics" in out and "a/rmse" in out and "fit_seconds" not in out
+    parents, _ = parent_runs("again")
+    rerun_run = next(p for p in parents if p.info.run_id != first.info.run_id)
+    assert rerun_run.data.tags[runner.TAG_RERUN_OF] == first.info.run_id
+    # a changed metric on the original is reported and fails the command
+    child = next(c for c in tracking.Run(first.info.run_id, first.info.experiment_id).children()
+                 if c.data.tags[tracking.RUN_NAME_TAG] == "a")
+    tracking.Run(child.info.run_id, first.info.experiment_id).log_metrics({"rmse": 99.0}, step=1)
+    assert main(["rerun", first.info.run_id, "-q"]) == 1
+    assert "DIFFERS" in capsys.readouterr().out
+
+
+def test_runs_lists_experiments_and_a_leaderboard(store, capsys):
+    spec = write_spec(store, "board", "ok.ipynb")
+    assert main(["run", str(spec), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["runs"]) == 0
+    assert "board" in capsys.readouterr().out
+    assert main(["runs", "board"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines[2:]]
+    assert rows[0][0] == "a" and rows[1][0] == "b"  # lower rmse first
+    assert rows[0][2].endswith("*") and not rows[1][2].endswith("*")
+    assert main(["runs", "bored"]) == 2
+
+
+def test_notebook_opened_by_hand_starts_its_own_run(store):
+    run = tracking.notebook_run(None, experiment="by-hand", params={"k": 5})
+    with run.model("m") as child:
+        child.log_metrics({"ndcg_at_10": 0.3})
+    run.close()
+    parents, children = parent_runs("by-hand")
+    assert [p.info.status for p in parents] == ["FINISHED"]
+    assert parents[0].data.params == {"k": "5"}
+    assert children[0].data.metrics == {"ndcg_at_10": 0.3}
+
+
+@pytest.mark.parametrize("body, key", [
+    ({"notebook": "x.ipynb"}, "name"),
+    ({"name": "x", "notebook": "missing.ipynb"}, "notebook"),
+    ({"name": "x", "notebook": str(FIXTURES / "ok.ipynb"), "grdi": {}}, "grdi"),
+    ({"name": "x", "notebook": str(FIXTURES / "ok.ipynb"), "grid": {"alpha": 1}}, "grid.alpha"),
+    ({"name": "x", "notebook": str(FIXTURES / "ok.ipynb"), "parameters": [1]}, "parameters"),
+])
+def test_bad_specs_name_the_file_and_key(tmp_path, body, key):
+    import yaml
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(body))
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert str(path) in str(info.value) and repr(key) in str(info.value)
+
+
+def test_unknown_parameter_is_caught_before_running(store, capsys):
+    spec = write_spec(store, "typo", "ok.ipynb", grid={"alpah": [1, 2]})
+    assert main(["run", str(spec), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "'alpah'" in err and "did you mean 'alpha'" in err
+    assert tracking.client().get_experiment_by_name("typo") is None
