@@ -16,9 +16,9 @@ from retaillab.data.schema import COLUMNS, Columns
 _LAZY = {
     "load": "builtin",
     "available": "builtin",
-    "synthetic": "synthetic",
-    "SyntheticParams": "synthetic",
-    "SyntheticTruth": "synthetic",
+    "synthetic": "synthetic_world",
+    "SyntheticParams": "synthetic_world",
+    "SyntheticTruth": "synthetic_world",
     "read_interactions": "user",
     "read_transactions": "user",
     "read_customers": "user",
@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from retaillab.data.builtin import available, load
     from retaillab.data.fingerprinting import fingerprint, fingerprints
     from retaillab.data.splits import kfold, split
-    from retaillab.data.synthetic import SyntheticParams, SyntheticTruth, synthetic
+    from retaillab.data.synthetic_world import SyntheticParams, SyntheticTruth, synthetic
     from retaillab.data.user import read_customers, read_interactions, read_transactions
 
 

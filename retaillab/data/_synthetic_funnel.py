@@ -9,7 +9,7 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.special import expit
 
-from retaillab.data._synthetic_world import (
+from retaillab.data._synthetic_orders import (
     DAY,
     Catalogue,
     Lines,
@@ -19,7 +19,7 @@ from retaillab.data._synthetic_world import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from retaillab.data.synthetic import SyntheticParams
+    from retaillab.data.synthetic_world import SyntheticParams
 
 CART_GAP_MEAN = 30.0  # seconds from click to add-to-cart
 BUY_GAP_MEAN = 90.0  # seconds from add-to-cart to purchase

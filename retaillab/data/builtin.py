@@ -188,7 +188,7 @@ def load_cdnow_sample() -> Dataset:
 
 
 def _load_synthetic(**options: object) -> Dataset:
-    from retaillab.data.synthetic import synthetic
+    from retaillab.data.synthetic_world import synthetic
 
     return synthetic(**options)
 

@@ -121,3 +121,11 @@ def test_loading_never_touches_the_network(monkeypatch):
         cached.cache_clear()  # force a cold read from the package files
     for name in ["movielens", "telco_churn", "mlc_churn", "cdnow", "cdnow_sample"]:
         assert data.load(name).summary()["rows"] > 0
+
+
+def test_public_names_are_the_functions_not_their_modules():
+    import retaillab.data.fingerprinting  # noqa: F401 - importing a module must not shadow
+    import retaillab.data.synthetic_world  # noqa: F401
+
+    assert callable(data.synthetic) and callable(data.fingerprint) and callable(data.split)
+    assert data.load("synthetic", n_customers=50, seed=0).transactions is not None

@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from retaillab.data import _synthetic_world as world
+from retaillab.data import _synthetic_orders as world
 from retaillab.data._synthetic_funnel import draw_events, draw_ratings, purchase_rate
 from retaillab.data.dataset import Dataset
 from retaillab.data.schema import COLUMNS, EVENT_TYPES

@@ -15,7 +15,7 @@ from scipy.special import expit, hyp2f1
 
 from retaillab.data.schema import COLUMNS as C
 from retaillab.data.schema import EVENT_TYPES
-from retaillab.data.synthetic import CATEGORIES, SyntheticParams, SyntheticTruth, synthetic
+from retaillab.data.synthetic_world import CATEGORIES, SyntheticParams, SyntheticTruth, synthetic
 from retaillab.errors import ParameterError
 
 START, END = "2024-01-01", "2025-06-30"
