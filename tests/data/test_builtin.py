@@ -124,8 +124,10 @@ def test_loading_never_touches_the_network(monkeypatch):
 
 
 def test_public_names_are_the_functions_not_their_modules():
-    import retaillab.data.fingerprinting  # noqa: F401 - importing a module must not shadow
-    import retaillab.data.synthetic_world  # noqa: F401
+    import importlib
+
+    for module in ("retaillab.data.fingerprinting", "retaillab.data.synthetic_world"):
+        importlib.import_module(module)  # importing a module must not shadow the function
 
     assert callable(data.synthetic) and callable(data.fingerprint) and callable(data.split)
     assert data.load("synthetic", n_customers=50, seed=0).transactions is not None
