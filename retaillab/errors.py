@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 MAX_ROWS_SHOWN = 5
@@ -99,6 +100,20 @@ def check_choice(name: str, value: object, choices: Sequence[object]) -> None:
     """Raise :class:`ParameterError` unless ``value`` is one of ``choices``."""
     if value not in choices:
         raise ParameterError(name, "one of " + ", ".join(repr(c) for c in choices), value)
+
+
+def failing_rows(frame: pd.DataFrame, mask, columns: Sequence[str],
+                 lines: np.ndarray | None = None) -> pd.DataFrame:
+    """The first :data:`MAX_ROWS_SHOWN` rows selected by ``mask``, for a :class:`DataError`.
+
+    They are indexed by their file line number when ``lines`` (one per row) is given, else by
+    their position in ``frame``.
+    """
+    positions = np.flatnonzero(np.asarray(mask, dtype=bool))[:MAX_ROWS_SHOWN]
+    rows = frame.iloc[positions][[c for c in columns if c in frame.columns]].copy()
+    index = pd.Index(positions, name="row") if lines is None else pd.Index(
+        np.asarray(lines)[positions], name="line")
+    return rows.set_axis(index)
 
 
 def _format_rows(rows: pd.DataFrame) -> list[str]:

@@ -22,8 +22,8 @@ def experiments() -> pd.DataFrame:
     client = tracking.client()
     rows = []
     for exp in client.search_experiments():
-        runs = client.search_runs([exp.experiment_id], max_results=1000)
-        parents = [r for r in runs if tracking.PARENT_TAG not in r.data.tags]
+        runs = tracking.search_all(exp.experiment_id)
+        parents = [r for r in runs if tracking.is_parent(r)]
         last = max((r.info.start_time for r in runs), default=None)
         rows.append({"experiment": exp.name, "runs": len(parents), "models": len(runs) -
                      len(parents), "last run": pd.to_datetime(last, unit="ms") if last else None})
@@ -36,9 +36,11 @@ def latest_parent(experiment: str) -> str | None:
     found = client.get_experiment_by_name(experiment)
     if found is None:
         return None
-    runs = client.search_runs([found.experiment_id], filter_string="attributes.status = "
-                              "'FINISHED'", order_by=["attributes.start_time DESC"])
-    return next((r.info.run_id for r in runs if tracking.PARENT_TAG not in r.data.tags), None)
+    runs = client.search_runs(
+        [found.experiment_id], order_by=["attributes.start_time DESC"], max_results=1,
+        filter_string=f"attributes.status = 'FINISHED' and tags.`{tracking.TAG_KIND}` = "
+                      "'notebook'")
+    return runs[0].info.run_id if runs else None
 
 
 def leaderboard(experiment: str, run_id: str | None = None) -> pd.DataFrame:

@@ -9,12 +9,16 @@ open by a notebook that died are ended with it, so no run stays RUNNING.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import platform
+import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -73,17 +77,17 @@ def versions() -> dict[str, str]:
     return found
 
 
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
 def provenance(spec: Spec, root: Path, parameters: dict[str, Any]) -> dict[str, str]:
-    """The tags that say what produced a run."""
-    commit, dirty = git_state(root)
-    try:
-        spec_path = str(spec.path.relative_to(root))
-    except ValueError:
-        spec_path = str(spec.path)
-    try:
-        notebook = str(spec.notebook.relative_to(root))
-    except ValueError:
-        notebook = str(spec.notebook)
+    """The tags that say what produced a run (the commit is the notebook's repository's)."""
+    commit, dirty = git_state(spec.notebook.parent)
+    spec_path, notebook = _relative(spec.path, root), _relative(spec.notebook, root)
     return {
         TAG_COMMIT: commit, TAG_DIRTY: str(dirty).lower(), TAG_SPEC: spec_path,
         TAG_SPEC_HASH: spec.sha256, tracking.TAG_NOTEBOOK: notebook,
@@ -115,19 +119,19 @@ def execute(spec: Spec, point: dict[str, Any], *, root: Path, extra_tags: dict |
 
     client = tracking.client()
     exp = tracking.experiment_id(spec.name)
-    created = client.create_run(exp, run_name=_run_name(spec, point),
-                                tags={**provenance(spec, root, point), **(extra_tags or {})})
+    tags = {**provenance(spec, root, point), **(extra_tags or {})}
+    created = client.create_run(exp, run_name=_run_name(spec, point), tags=tags)
     run = tracking.Run(created.info.run_id, exp)
-    run.log_params(point)
     output = root / "outputs" / tracking._slug(spec.name) / f"{run.run_id}.ipynb"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    run.set_tags({TAG_OUTPUT: str(output.relative_to(root))})
     status, error = "FAILED", ""
-    os.environ["MLFLOW_TRACKING_URI"] = tracking.tracking_uri()  # the kernel logs here too
-    try:
-        papermill.execute_notebook(
-            str(spec.notebook), str(output), parameters={**point, "run_id": run.run_id},
-            progress_bar=progress, cwd=str(spec.notebook.parent), kernel_name="python3")
+    try:  # from here on, whatever happens, _finish ends the run
+        run.log_params(point)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        run.set_tags({TAG_OUTPUT: _relative(output, root)})
+        with _kernel_logs_here():
+            papermill.execute_notebook(
+                str(spec.notebook), str(output), parameters={**point, "run_id": run.run_id},
+                progress_bar=progress, cwd=str(spec.notebook.parent), kernel_name="python3")
         status = "FINISHED"
     except PapermillExecutionError as exc:
         killed = exc.ename == "KeyboardInterrupt"
@@ -141,6 +145,38 @@ def execute(spec: Spec, point: dict[str, Any], *, root: Path, extra_tags: dict |
     finally:
         _finish(run, status, error, output)
     return RunResult(run.run_id, status, point, output, error)
+
+
+@contextlib.contextmanager
+def _kernel_logs_here() -> Iterator[None]:
+    """Point the notebook kernel at this store: it inherits the environment, and papermill
+    offers no other way to hand it one. The variable is restored afterwards."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = tracking.tracking_uri()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = before
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (a CI timeout, a scheduler) like Ctrl-C, so the run ends KILLED."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _finish(run: tracking.Run, status: str, error: str, output: Path) -> None:
@@ -166,17 +202,18 @@ def run_spec(spec: Spec, *, fail_fast: bool = False, progress: bool = True,
     results: list[RunResult] = []
     bar = tqdm(total=len(points), desc=f"{spec.name}: runs", unit="run", disable=not progress,
                position=0, file=sys.stderr)
-    try:
-        for point in points:
-            result = execute(spec, point, root=root, progress=progress)
-            results.append(result)
-            bar.update(1)
-            if result.status != "FINISHED":
-                log.error("run %s %s: %s", result.run_id, result.status, result.error)
-                if fail_fast:
-                    break
-    finally:
-        bar.close()
+    with _sigterm_as_interrupt():
+        try:
+            for point in points:
+                result = execute(spec, point, root=root, progress=progress)
+                results.append(result)
+                bar.update(1)
+                if result.status != "FINISHED":
+                    log.error("run %s %s: %s", result.run_id, result.status, result.error)
+                    if fail_fast:
+                        break
+        finally:
+            bar.close()
     return results
 
 
@@ -225,7 +262,7 @@ def compare_metrics(first: dict[str, float], second: dict[str, float], rtol: flo
         a, b = first.get(name, math.nan), second.get(name, math.nan)
         scale = max(abs(a), abs(b))
         diff = abs(a - b) / scale if scale > 0 else abs(a - b)
-        same = (a == b) or (not math.isnan(diff) and diff <= rtol)
+        same = a == b or (math.isnan(a) and math.isnan(b)) or diff <= rtol
         rows.append({"metric": name, "original": a, "rerun": b, "rel_diff": diff, "same": same})
     return pd.DataFrame(rows, columns=["metric", "original", "rerun", "rel_diff", "same"])
 
@@ -233,12 +270,19 @@ def compare_metrics(first: dict[str, float], second: dict[str, float], rtol: flo
 def rerun(run_id: str, *, rtol: float = 1e-9, progress: bool = True,
           root: Path | None = None) -> RerunReport:
     """Run a recorded run again, same notebook and parameters, and compare the metrics."""
+    from mlflow.exceptions import MlflowException
+
+    from retaillab.errors import DataError
+
     client = tracking.client()
-    original = client.get_run(run_id)
+    try:
+        original = client.get_run(run_id)
+    except MlflowException:
+        raise DataError("no such run in this store", source=f"run {run_id!r}",
+                        fix=f"list runs with `retaillab runs EXPERIMENT` (store: "
+                            f"{tracking.tracking_uri()})") from None
     tags = original.data.tags
     if tracking.TAG_PARAMETERS not in tags or tracking.TAG_NOTEBOOK not in tags:
-        from retaillab.errors import DataError
-
         raise DataError("this run was not started by `retaillab run`, so its notebook and "
                         "parameters are not recorded", source=f"run {run_id}",
                         fix="rerun a parent run listed by `retaillab runs EXPERIMENT`")
@@ -248,7 +292,7 @@ def rerun(run_id: str, *, rtol: float = 1e-9, progress: bool = True,
                 json.loads(tags[tracking.TAG_PARAMETERS]), {}, {}, "",
                 tags.get(TAG_SPEC_HASH, ""))
     warnings = []
-    commit, dirty = git_state(root)
+    commit, dirty = git_state(spec.notebook.parent)
     if commit != tags.get(TAG_COMMIT) or dirty or tags.get(TAG_DIRTY) == "true":
         warnings.append(f"code differs: the original ran at commit {tags.get(TAG_COMMIT)} "
                         f"(dirty={tags.get(TAG_DIRTY)}), this rerun at {commit} "

@@ -29,7 +29,11 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlflow import MlflowClient
+    from mlflow.entities import Run as MlflowRun
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +87,7 @@ def _store_lock() -> Iterator[None]:
 _CLIENTS: dict[str, Any] = {}
 
 
-def client():
+def client() -> MlflowClient:
     """An :class:`mlflow.MlflowClient` on :func:`tracking_uri`, created once per process.
 
     The first use in a process creates the SQLite schema under a file lock, so two processes
@@ -195,9 +199,9 @@ class Run:
             self.experiment_id, run_name=name,
             tags={PARENT_TAG: self.run_id, TAG_KIND: "model", TAG_MODEL: name})
         run = Run(child.info.run_id, self.experiment_id)
-        if params:
-            run.log_params(params)
         try:
+            if params:
+                run.log_params(params)
             yield run
         except GeneratorExit:  # abandoned, or the kernel is exiting: whoever ends the parent
             raise              # run ends this one too (see end_open_children)
@@ -208,10 +212,10 @@ class Run:
             raise
         mlflow_client.set_terminated(run.run_id, "FINISHED")
 
-    def children(self) -> list:
-        """The child runs (compared models) of this run."""
-        return client().search_runs(
-            [self.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{self.run_id}'")
+    def children(self) -> list[MlflowRun]:
+        """Every child run (compared model) of this run, oldest first."""
+        return search_all(self.experiment_id, f"tags.`{PARENT_TAG}` = '{self.run_id}'",
+                          order_by=["attributes.start_time ASC"])
 
     def end_open_children(self, status: str) -> None:
         """End child runs still RUNNING (their notebook died or was interrupted)."""
@@ -235,6 +239,24 @@ class NotebookRun(Run):
             self.owned = False
             self.end_open_children("KILLED")
             client().set_terminated(self.run_id, status)
+
+
+def search_all(experiment_id: str, filter_string: str = "",
+               order_by: list[str] | None = None) -> list[MlflowRun]:
+    """All runs matching ``filter_string``, page by page (MLflow returns 1,000 at a time)."""
+    found, token = [], None
+    while True:
+        page = client().search_runs([experiment_id], filter_string=filter_string,
+                                    order_by=order_by, page_token=token)
+        found.extend(page)
+        token = page.token
+        if not token:
+            return found
+
+
+def is_parent(run: MlflowRun) -> bool:
+    """Whether ``run`` is a notebook's run (a parent), not one compared model."""
+    return run.data.tags.get(TAG_KIND) == "notebook"
 
 
 def notebook_run(run_id: str | None, *, experiment: str,

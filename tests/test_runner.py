@@ -67,7 +67,12 @@ def test_grid_run_records_everything(store, capsys):
         assert tags["owner"] == "tests" and tags[runner.TAG_SEED] == "3"
         assert len(tags[runner.TAG_SPEC_HASH]) == 64 and tags[runner.TAG_PYTHON]
         assert "pandas" in json.loads(tags[runner.TAG_VERSIONS])
-        assert tags[runner.TAG_COMMIT] and tags[runner.TAG_DIRTY] in ("true", "false")
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=FIXTURES, capture_output=True,
+                              text=True).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                 cwd=FIXTURES, capture_output=True, text=True).stdout.strip()
+        assert tags[runner.TAG_COMMIT] == head and len(head) == 40
+        assert tags[runner.TAG_DIRTY] == ("true" if changed else "false")
         assert len(tags[tracking.TAG_DATA + "toy"]) >= 16
         assert parent.data.metrics["n_rows"] == 50
         mine = [c for c in children if c.data.tags[tracking.PARENT_TAG] == parent.info.run_id]
@@ -109,7 +114,8 @@ def test_fail_fast_stops_after_the_first_failure(store, capsys):
     assert len(parents) == 1
 
 
-def test_interrupt_ends_the_run_killed_and_no_run_stays_running(store):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_ends_the_run_killed_and_no_run_stays_running(store, signum):
     marker = store / "started"
     spec = write_spec(store, "interrupted", "slow.ipynb")
     cmd = [sys.executable, "-m", "retaillab.cli", "run", str(spec), "-q", "-p", f"marker={marker}"]
@@ -119,7 +125,7 @@ def test_interrupt_ends_the_run_killed_and_no_run_stays_running(store):
     while not marker.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
     assert marker.exists(), proc.communicate()
-    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    os.killpg(proc.pid, signum)  # SIGINT: what Ctrl-C in a terminal does
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     parents, children = parent_runs("interrupted")
@@ -210,3 +216,69 @@ def test_unknown_parameter_is_caught_before_running(store, capsys):
     err = capsys.readouterr().err
     assert "'alpah'" in err and "did you mean 'alpha'" in err
     assert tracking.client().get_experiment_by_name("typo") is None
+
+
+def test_ui_serves_the_store_on_loopback(store):
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "retaillab.cli", "ui", "--port", str(port)],
+                            cwd=store, env=os.environ.copy(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline, body = time.time() + 90, ""
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    body = r.read().decode()
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert body.strip() == "OK", proc.poll()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        out = proc.communicate(timeout=30)[0]
+    assert f"http://127.0.0.1:{port}" in out
+
+
+def test_rerun_of_an_unknown_run_is_one_clear_error(store, capsys):
+    assert main(["rerun", "0123456789abcdef"]) == 2
+    err = capsys.readouterr().err
+    assert "no such run" in err and "Traceback" not in err
+
+
+def test_compare_metrics_rules():
+    nan = float("nan")
+    table = runner.compare_metrics({"a": 1.0, "b": nan, "c": 2.0, "d": 0.0},
+                                   {"a": 1.0 + 1e-12, "b": nan, "c": 2.1, "e": 1.0}, rtol=1e-9)
+    same = dict(zip(table["metric"], table["same"], strict=True))
+    # equal within rtol; both missing values; 5% apart; one side only (twice)
+    assert same == {"a": True, "b": True, "c": False, "d": False, "e": False}
+
+
+def test_spec_overrides_collapse_a_grid_axis(tmp_path):
+    path = write_spec(tmp_path, "over", "ok.ipynb", grid={"alpha": [1.0, 2.0],
+                                                          "seed": [1, 2, 3]})
+    spec = load_spec(path)
+    assert len(spec.points()) == 6
+    fixed = spec.with_overrides({"alpha": 5.0})
+    assert sorted((p["alpha"], p["seed"]) for p in fixed.points()) == [(5.0, 1), (5.0, 2),
+                                                                         (5.0, 3)]
+
+
+def test_params_are_flattened_with_dots():
+    assert tracking.flatten({"a": {"b": 1, "c": {"d": "x"}}, "e": [1, 2], "f": None}) == {
+        "a.b": "1", "a.c.d": "x", "e": "[1, 2]", "f": "None"}
+
+
+@pytest.mark.parametrize("metric, lower", [("rmse", True), ("mae", True), ("log_loss", True),
+                                           ("brier_score", True), ("fit_seconds", True),
+                                           ("ndcg_at_10", False), ("roc_auc", False),
+                                           ("precision_at_5", False)])
+def test_metric_direction(metric, lower):
+    from retaillab.leaderboard import lower_is_better
+
+    assert lower_is_better(metric) is lower

@@ -12,41 +12,31 @@ import re
 import numpy as np
 import pandas as pd
 
-from retaillab.errors import DataError
+from retaillab.errors import DataError, failing_rows
 
 _INT_RE = re.compile(r"^[+-]?\d+$")
-
-
-def rows_of(frame: pd.DataFrame, mask: np.ndarray | pd.Series, columns: list[str],
-            line_offset: int | None) -> pd.DataFrame:
-    """The rows selected by ``mask``, indexed by line number (CSV) or row position."""
-    mask = np.asarray(mask, dtype=bool)
-    positions = np.flatnonzero(mask)
-    rows = frame.iloc[positions[:5]][[c for c in columns if c in frame.columns]].copy()
-    if line_offset is None:
-        rows.index = pd.Index(positions[:5], name="row")
-    else:
-        rows.index = pd.Index(positions[:5] + line_offset, name="line")
-    return rows
+_SAFE_INT_RE = re.compile(r"^-?(0|[1-9]\d{0,17})$")  # fits int64, no leading zero to lose
+_EARLIEST, _LATEST = pd.Timestamp("1970-01-01"), pd.Timestamp("2100-01-01")
 
 
 class Checker:
     """Runs the checks of one table, remembering where it came from."""
 
     def __init__(self, frame: pd.DataFrame, source: str, names: dict[str, str],
-                 line_offset: int | None) -> None:
+                 lines: np.ndarray | None) -> None:
         self.frame = frame
         self.source = source
         self.names = names  # canonical -> the user's own column name, for messages
-        self.line_offset = line_offset
+        self.lines = lines  # the file line of each row (CSV), else None
 
-    def fail(self, col: str | None, what: str, mask, fix: str, show: list[str]) -> DataError:
+    def fail(self, col: str | None, what: str, mask: np.ndarray | pd.Series, fix: str,
+             show: list[str]) -> DataError:
         mask = np.asarray(mask, dtype=bool)
         theirs = self.names.get(col, col) if col is not None else None
         if theirs is not None and theirs != col:
             what = f"{what} (your column {theirs!r})"
         return DataError(what, source=self.source, column=col,
-                         rows=rows_of(self.frame, mask, show, self.line_offset),
+                         rows=failing_rows(self.frame, mask, show, self.lines),
                          n_bad=int(mask.sum()), fix=fix)
 
     def ids(self, col: str, id_type: str) -> pd.Series:
@@ -81,11 +71,14 @@ class Checker:
         if id_type == "str":
             return text
         is_int = text.str.fullmatch(_INT_RE.pattern).to_numpy(dtype=bool)
-        if id_type == "int" and not is_int.all():
-            raise self.fail(col, "ids are not all integers", ~is_int,
-                            "pass id_type='str' to keep ids as text", [col])
-        if is_int.all():
+        safe = text.str.fullmatch(_SAFE_INT_RE.pattern).to_numpy(dtype=bool)
+        if id_type == "int" and not safe.all():
+            raise self.fail(col, "ids are not all integers that fit 64 bits without a leading "
+                            "zero", ~safe, "pass id_type='str' to keep ids as text", [col])
+        if safe.all():
             return pd.to_numeric(text).astype("int64")
+        if is_int.all():  # leading zeros ("007" is not "7") or too long for int64: keep text
+            return text
         if is_int.any() and id_type == "auto":
             minority = ~is_int if is_int.sum() >= (~is_int).sum() else is_int
             raise self.fail(
@@ -113,6 +106,10 @@ class Checker:
             raise self.fail(col, f"{missing.sum():,} rows have no value", missing,
                             "fill in or drop those rows", [col])
         parsed = parsed.astype("float64")
+        infinite = np.isinf(parsed.to_numpy())
+        if infinite.any():
+            raise self.fail(col, f"{infinite.sum():,} values are infinite", infinite,
+                            "replace them with real values or drop those rows", [col])
         if integer:
             whole = np.isclose(parsed, np.round(parsed))
             if not whole.all():
@@ -125,7 +122,8 @@ class Checker:
         """A datetime column. Numbers are read as Unix seconds when ``unix`` is set."""
         values = self.frame[col]
         if pd.api.types.is_datetime64_any_dtype(values):
-            parsed = values.dt.tz_localize(None) if values.dt.tz is not None else values
+            parsed = values.dt.tz_convert("UTC").dt.tz_localize(None) \
+                if values.dt.tz is not None else values
         elif values.dtype.kind in "iuf":
             if not unix:
                 raise self.fail(col, "expected dates, got numbers", values.notna().to_numpy(),
@@ -135,8 +133,9 @@ class Checker:
             text = values.astype("string").str.strip()
             if unix and date_format is None and text.str.fullmatch(_INT_RE.pattern).all():
                 parsed = pd.to_datetime(pd.to_numeric(text), unit="s", errors="coerce")
-            else:
-                parsed = pd.to_datetime(text, format=date_format or "mixed", errors="coerce")
+            else:  # offsets are converted to UTC; times without one are taken as UTC
+                parsed = pd.to_datetime(text, format=date_format or "mixed", errors="coerce",
+                                        utc=True).dt.tz_localize(None)
         bad = (parsed.isna() & values.notna()).to_numpy()
         if bad.any():
             raise self.fail(col, f"{bad.sum():,} values are not dates this reader can parse",
@@ -146,4 +145,10 @@ class Checker:
         if missing.any():
             raise self.fail(col, f"{missing.sum():,} rows have no date", missing,
                             "fill in or drop those rows", [col])
-        return parsed.astype("datetime64[us]")
+        parsed = parsed.astype("datetime64[us]")
+        odd = ((parsed < _EARLIEST) | (parsed >= _LATEST)).to_numpy()
+        if odd.any():
+            raise self.fail(col, f"{odd.sum():,} dates fall outside 1970-2100", odd,
+                            "Unix times must be in seconds (divide milliseconds by 1000), and "
+                            "dates need four-digit years", [col])
+        return parsed

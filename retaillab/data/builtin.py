@@ -188,6 +188,7 @@ def load_cdnow_sample() -> Dataset:
 
 
 def _load_synthetic(**options: object) -> Dataset:
+    """Stands in the registry for :func:`retaillab.data.synthetic`, imported on first use."""
     from retaillab.data.synthetic_world import synthetic
 
     return synthetic(**options)
@@ -235,9 +236,13 @@ def load(name: str, **options: object) -> Dataset:
     if name not in BUILTIN:
         raise UnknownNameError("data set", name, list(BUILTIN))
     loader = BUILTIN[name].loader
-    if options and name != "synthetic":
+    if name == "synthetic":
+        from retaillab.data.synthetic_world import synthetic as loader
+    try:
+        inspect.signature(loader).bind(**options)
+    except TypeError:
         accepted = list(inspect.signature(loader).parameters)
         raise ParameterError(f"load({name!r}) options",
                              f"among {accepted}" if accepted else "empty (it takes none)",
-                             sorted(options))
+                             sorted(options)) from None
     return loader(**options)

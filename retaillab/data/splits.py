@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from retaillab.data.schema import COLUMNS
-from retaillab.errors import DataError, ParameterError, UnknownNameError
+from retaillab.errors import DataError, ParameterError, UnknownNameError, failing_rows
 
 __all__ = ["KFOLD_METHODS", "SPLIT_METHODS", "kfold", "split"]
 
@@ -150,6 +150,10 @@ def split(
         if value is not None and method != owner:
             raise ParameterError(name, f"None unless method={owner!r} (method is {method!r})",
                                  value)
+    if drop_cold and method == "calibration_holdout":
+        raise ParameterError("drop_cold", "False with method='calibration_holdout' (holdout "
+                             "already keeps only calibration customers, and new items are "
+                             "real purchases)", drop_cold)
     _check_frame(df, method, source)
     rng = np.random.default_rng(seed)
 
@@ -161,8 +165,7 @@ def split(
         key = (rng.random(len(df)) if method == "stratified"
                else _time_key(df, COLUMNS.timestamp, source))
         pos, size = _rank_within(users, key)
-        n_train = np.clip(np.floor(ratio * size + 0.5), 1, size - 1)
-        test = (size >= min_ratings) & (pos >= n_train)
+        test = (size >= min_ratings) & (pos >= _n_train(ratio, size))
         train = ~test
         if not test.any():
             raise DataError(f"no user has the {min_ratings} rows needed to be on both sides",
@@ -327,11 +330,9 @@ def _check_frame(df: object, method: str, source: str) -> None:
 
 
 def _rows(df: pd.DataFrame, bad: np.ndarray, col: str) -> pd.DataFrame:
-    """The first failing rows, indexed by position (as :class:`DataError` expects)."""
-    pos = np.flatnonzero(bad)[:5]
+    """The first failing rows with their ids, indexed by position."""
     cols = [c for c in (COLUMNS.user, COLUMNS.customer, COLUMNS.item, col) if c in df.columns]
-    rows = df.iloc[pos][list(dict.fromkeys(cols))]
-    return rows.set_axis(pd.Index(pos, name="row"))
+    return failing_rows(df, bad, list(dict.fromkeys(cols)))
 
 
 def _missing(df: pd.DataFrame, bad: np.ndarray, col: str, source: str) -> DataError:
@@ -382,12 +383,18 @@ def _rank_within(groups: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.nd
     return pos, counts[groups]
 
 
+def _n_train(ratio: float, size: np.ndarray | int) -> np.ndarray:
+    """Rows of a group of ``size`` that go to train: ``ratio * size`` rounded half up, kept
+    within ``[1, size - 1]`` so both sides get at least one row."""
+    return np.clip(np.floor(ratio * np.asarray(size) + 0.5), 1, np.asarray(size) - 1)
+
+
 def _random_test(df: pd.DataFrame, ratio: float, rng: np.random.Generator,
                  source: str) -> np.ndarray:
     n_rows = len(df)
     if n_rows < 2:
         raise DataError("one row cannot be split into train and test", source=source)
-    n_train = min(max(int(np.floor(ratio * n_rows + 0.5)), 1), n_rows - 1)
+    n_train = int(_n_train(ratio, n_rows))
     test = np.zeros(n_rows, dtype=bool)
     test[rng.permutation(n_rows)[n_train:]] = True
     return test
@@ -412,8 +419,7 @@ def _time_cut(df: pd.DataFrame, cutoff: object, ratio: float, source: str) -> np
     s = _times(df, col, source)
     if cutoff is None:
         key, uniques = pd.factorize(s, sort=True)
-        n_train = min(max(int(np.floor(ratio * len(df) + 0.5)), 1), len(df) - 1)
-        cutoff = uniques[np.sort(key)[n_train]]
+        cutoff = uniques[np.sort(key)[int(_n_train(ratio, len(df)))]]
     train = (s < _bound(s, cutoff, "cutoff")).to_numpy(dtype=bool)
     side = "train" if train.all() else "test" if not train.any() else None
     if side:

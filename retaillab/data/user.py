@@ -43,8 +43,12 @@ _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "false", "no", "n", "f"}
 
 
-def read_table(path: str | Path, *, sep: str | None = None) -> tuple[pd.DataFrame, int | None]:
-    """Read a CSV or Parquet file as text-preserving columns; return it and its line offset.
+def read_table(path: str | Path, *, sep: str | None = None
+               ) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Read a CSV or Parquet file as text-preserving columns, with each row's line number.
+
+    Line numbers (``None`` for Parquet) let errors point at the line to fix; blank lines are
+    dropped but counted.
 
     ``sep=None`` sniffs the delimiter among ``, ; tab |``. An explicit ``sep`` that leaves the
     whole header in one column, with another delimiter inside it, is reported as wrong.
@@ -79,7 +83,7 @@ def read_table(path: str | Path, *, sep: str | None = None) -> tuple[pd.DataFram
     try:
         frame = pd.read_csv(path, sep=delimiter, dtype=str, keep_default_na=False,
                             na_values=["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None"],
-                            skipinitialspace=True)
+                            skipinitialspace=True, skip_blank_lines=False)
     except pd.errors.EmptyDataError:
         raise DataError("the file is empty", source=str(path),
                         fix="export the data again; the file has no header and no rows") from None
@@ -95,10 +99,13 @@ def read_table(path: str | Path, *, sep: str | None = None) -> tuple[pd.DataFram
                 f"every line was read as one column: the file looks separated by {shown}, "
                 f"not {delimiter!r}", source=str(path),
                 fix=f"pass sep={other!r} (CLI: --sep {other!r}), or leave sep unset to detect it")
+    filled = frame.notna().any(axis=1).to_numpy()
+    lines = np.flatnonzero(filled) + 2  # line 1 is the header
+    frame = frame[filled].reset_index(drop=True)
     if frame.empty:
         raise DataError("the file has a header but no rows", source=str(path),
                         fix="export the data again")
-    return frame, 2
+    return frame, lines
 
 
 def _sniff(path: Path) -> str:
@@ -128,15 +135,16 @@ def _mapped(frame: pd.DataFrame, kind: str, columns: dict[str, str] | None,
             raise ParameterError(f"columns key {key!r}", "one of " + ", ".join(known), key)
         mapping[key] = theirs
     present = [str(c) for c in frame.columns]
+    asked = set(mapping)  # every column the user named must exist, optional or not
     for col in known if kind != "customers" else required:
         mapping.setdefault(col, col)
-    for col in required:
+    for col in [*required, *(c for c in mapping if c in asked and c not in required)]:
         theirs = mapping[col]
         if theirs not in present:
             near = difflib.get_close_matches(theirs, present, n=1, cutoff=0.5)
             hint = f"is it {near[0]!r}? " if near else ""
             raise DataError(
-                f"no column {theirs!r} for the required {col!r}; the columns are "
+                f"no column {theirs!r} for {col!r}; the columns are "
                 f"{', '.join(map(repr, present))}", source=source, column=col,
                 fix=f"{hint}pass columns={{{col!r}: '<your column>'}} "
                     f"(CLI: --columns {col}=<your column>)")
@@ -162,6 +170,9 @@ def _finish(frame: pd.DataFrame, checker: Checker, schema_checks: list,
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
         cases = err.failure_cases.dropna(subset=["index"])
+        if cases.empty:  # a schema-level failure with no rows to show
+            raise DataError(str(err).splitlines()[0], source=checker.source,
+                            fix="check the table against the canonical schema") from None
         first = cases.iloc[0]
         group = cases[(cases["check"] == first["check"])]
         mask = np.zeros(len(frame), bool)
@@ -176,24 +187,25 @@ def _finish(frame: pd.DataFrame, checker: Checker, schema_checks: list,
 
 
 def _prepare(data: pd.DataFrame | str | Path, kind: str, columns: dict[str, str] | None,
-             sep: str | None, source: str | None) -> tuple[pd.DataFrame, Checker]:
+             sep: str | None, source: str | None, id_type: str) -> tuple[pd.DataFrame, Checker]:
+    check_choice("id_type", id_type, ("auto", "int", "str"))
     if isinstance(data, pd.DataFrame):
-        raw, offset, source = data, None, source or f"{kind} DataFrame"
+        raw, lines, source = data, None, source or f"{kind} DataFrame"
         if raw.empty:
             raise DataError("the table has no rows", source=source, fix="pass a non-empty table")
     else:
-        raw, offset = read_table(data, sep=sep)
+        raw, lines = read_table(data, sep=sep)
         source = source or str(data)
     frame, names = _mapped(raw.reset_index(drop=True), kind, columns, source)
-    return frame, Checker(frame, source, names, offset)
+    return frame, Checker(frame, source, names, lines)
 
 
-def read_interactions(data: pd.DataFrame | str | Path, *,
-                          columns: dict[str, str] | None = None, sep: str | None = None,
-                          rating_scale: tuple[float, float] | None = None,
-                          id_type: IdType = "auto", duplicates: str = "error",
-                          date_format: str | None = None, source: str | None = None
-                          ) -> pd.DataFrame:
+def read_interactions(
+    data: pd.DataFrame | str | Path, *, columns: dict[str, str] | None = None,
+    sep: str | None = None, rating_scale: tuple[float, float] | None = None,
+    id_type: IdType = "auto", duplicates: str = "error", date_format: str | None = None,
+    source: str | None = None,
+) -> pd.DataFrame:
     """Check and coerce an interactions table: user, item, rating?, timestamp?.
 
     Parameters
@@ -218,8 +230,7 @@ def read_interactions(data: pd.DataFrame | str | Path, *,
     A new DataFrame with canonical columns first, then the file's other columns.
     """
     check_choice("duplicates", duplicates, ("error", "first", "last"))
-    check_choice("id_type", id_type, ("auto", "int", "str"))
-    frame, chk = _prepare(data, "interactions", columns, sep, source)
+    frame, chk = _prepare(data, "interactions", columns, sep, source, id_type)
     out = {C.user: chk.ids(C.user, id_type), C.item: chk.ids(C.item, id_type)}
     if C.rating in frame.columns:
         out[C.rating] = chk.numbers(C.rating)
@@ -228,7 +239,10 @@ def read_interactions(data: pd.DataFrame | str | Path, *,
     frame = frame.assign(**out)
     checks = []
     if rating_scale is not None and C.rating in frame.columns:
-        lo, hi = rating_scale
+        try:
+            lo, hi = (float(x) for x in rating_scale)
+        except (TypeError, ValueError):
+            raise ParameterError("rating_scale", "(low, high) numbers", rating_scale) from None
         checks.append((C.rating, lambda s: s.between(lo, hi),
                        f"ratings are outside the scale {lo:g} to {hi:g}",
                        "check that the rating column is mapped, or pass the scale your data "
@@ -243,11 +257,11 @@ def read_interactions(data: pd.DataFrame | str | Path, *,
     return _order(frame, "interactions")
 
 
-def read_transactions(data: pd.DataFrame | str | Path, *,
-                          columns: dict[str, str] | None = None, sep: str | None = None,
-                          id_type: IdType = "auto", duplicates: str = "keep",
-                          date_format: str | None = None, source: str | None = None
-                          ) -> pd.DataFrame:
+def read_transactions(
+    data: pd.DataFrame | str | Path, *, columns: dict[str, str] | None = None,
+    sep: str | None = None, id_type: IdType = "auto", duplicates: str = "keep",
+    date_format: str | None = None, source: str | None = None,
+) -> pd.DataFrame:
     """Check and coerce a transactions table: customer, date, amount, quantity?, item?, order?.
 
     Amounts must be non-negative (refunds are not purchases) and quantities at least 1.
@@ -256,8 +270,7 @@ def read_transactions(data: pd.DataFrame | str | Path, *,
     ``"date"``. Other parameters as in :func:`read_interactions`.
     """
     check_choice("duplicates", duplicates, ("keep", "error", "drop"))
-    check_choice("id_type", id_type, ("auto", "int", "str"))
-    frame, chk = _prepare(data, "transactions", columns, sep, source)
+    frame, chk = _prepare(data, "transactions", columns, sep, source, id_type)
     out = {C.customer: chk.ids(C.customer, id_type), C.date: chk.dates(C.date, date_format,
                                                                         unix=False),
            C.amount: chk.numbers(C.amount)}
@@ -280,17 +293,18 @@ def read_transactions(data: pd.DataFrame | str | Path, *,
     return _order(frame, "transactions")
 
 
-def read_customers(data: pd.DataFrame | str | Path, *, columns: dict[str, str] | None = None,
-                       target: str | None = None, sep: str | None = None,
-                       id_type: IdType = "auto", source: str | None = None) -> pd.DataFrame:
+def read_customers(
+    data: pd.DataFrame | str | Path, *, columns: dict[str, str] | None = None,
+    target: str | None = None, sep: str | None = None, id_type: IdType = "auto",
+    source: str | None = None,
+) -> pd.DataFrame:
     """Check and coerce a customer table: customer, features..., and an optional binary target.
 
     Text features become categoricals and numeric text becomes numbers. ``target`` names the
     label column (after mapping); its values must be two-valued (1/0, true/false, yes/no) and
     become bool, placed last.
     """
-    check_choice("id_type", id_type, ("auto", "int", "str"))
-    frame, chk = _prepare(data, "customers", columns, sep, source)
+    frame, chk = _prepare(data, "customers", columns, sep, source, id_type)
     if target is not None and target not in frame.columns:
         raise DataError(f"no target column {target!r}", source=chk.source, column=target,
                         fix="pass target=<your label column> (CLI: --target NAME)")
@@ -301,9 +315,9 @@ def read_customers(data: pd.DataFrame | str | Path, *, columns: dict[str, str] |
         values = frame[col]
         if values.dtype.kind in "OUT" or pd.api.types.is_string_dtype(values):
             as_num = pd.to_numeric(values, errors="coerce")
-            numeric = as_num.notna() | values.isna()
-            out[col] = as_num if numeric.all() and as_num.notna().any() else values.astype(
-                "category")
+            numeric = (as_num.notna() | values.isna()).all() and as_num.notna().any()
+            coded = values.astype("string").str.fullmatch(r"0\d+").any()  # zip codes, not numbers
+            out[col] = as_num if numeric and not coded else values.astype("category")
     if target is not None:
         out[target] = _binary(chk, target)
     frame = frame.assign(**out)

@@ -131,3 +131,8 @@ def test_public_names_are_the_functions_not_their_modules():
 
     assert callable(data.synthetic) and callable(data.fingerprint) and callable(data.split)
     assert data.load("synthetic", n_customers=50, seed=0).transactions is not None
+
+
+def test_synthetic_options_are_checked_too():
+    with pytest.raises(ParameterError, match="n_customers"):
+        data.load("synthetic", n_custmers=5)

@@ -482,3 +482,12 @@ def test_kfold_too_many_folds():
         kfold(small(), "user", n_splits=5)  # 4 users
     with pytest.raises(DataError, match="n_splits"):
         kfold(small(), "random", n_splits=11)
+
+
+def test_calibration_holdout_refuses_drop_cold():
+    # a holdout purchase of an item unseen in calibration is still a purchase: dropping it
+    # would bias BTYD holdout counts downwards
+    tx = pd.DataFrame({"customer": [1, 1, 2], "item": [5, 6, 5],
+                       "date": pd.to_datetime(["2024-01-01", "2024-03-01", "2024-01-05"])})
+    with pytest.raises(ParameterError, match="drop_cold"):
+        split(tx, "calibration_holdout", calibration_end="2024-02-01", drop_cold=True)

@@ -211,3 +211,64 @@ def test_cli_validate_good_file(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "valid transactions table" in out and "2 rows; 2 customers" in out
     assert "2024-01-01 .. 2024-02-01" in out
+
+
+MORE_BAD = {
+    "misspelled optional column": Bad("interactions", "uid,sku,stars\n1,10,4\n",
+                                      {"user": "uid", "item": "sku", "rating": "star"},
+                                      expect=("no column 'star'", "is it 'stars'")),
+    "millisecond unix times": Bad("interactions", "uid,sku,ts\n1,10,1700000000000\n",
+                                  {"user": "uid", "item": "sku", "timestamp": "ts"},
+                                  expect=("outside 1970-2100", "seconds", "line 2")),
+    "infinite amount": Bad("transactions", "cust_id,order_date,total\n1,2024-01-01,inf\n",
+                           TX_COLS, expect=("infinite", "line 2")),
+    "bad line after a blank line": Bad("transactions", "cust_id,order_date,total\n"
+                                       "1,2024-01-01,10\n\n2,2024-01-02,-1\n", TX_COLS,
+                                       expect=("negative", "line 4")),
+}
+
+
+@pytest.mark.parametrize("name", list(MORE_BAD))
+def test_more_bad_input(tmp_path, name):
+    case = MORE_BAD[name]
+    path = _write(tmp_path, case)
+    with pytest.raises(DataError) as info:
+        getattr(data, f"read_{case.kind}")(path, columns=case.columns, **case.options)
+    for part in case.expect:
+        assert part in str(info.value), str(info.value)
+
+
+def test_ids_that_would_change_as_integers_stay_text(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("uid,sku\n007,10\n7,10\n12345678901234567890,11\n")
+    ix = data.read_interactions(path, columns={"user": "uid", "item": "sku"})
+    assert ix["user"].tolist() == ["007", "7", "12345678901234567890"]
+    assert ix["item"].tolist() == [10, 10, 11]
+
+
+def test_dates_with_offsets_become_naive_utc(tmp_path):
+    path = tmp_path / "o.csv"
+    path.write_text("cust_id,order_date,total\n1,2024-01-01T10:00:00Z,1\n"
+                    "2,2024-01-01T10:00:00+02:00,1\n3,2024-01-01 09:00,1\n")
+    tx = data.read_transactions(path, columns=TX_COLS)
+    assert tx["date"].tolist() == [pd.Timestamp("2024-01-01 10:00"),
+                                   pd.Timestamp("2024-01-01 08:00"),
+                                   pd.Timestamp("2024-01-01 09:00")]
+    aware = pd.DataFrame({"customer": [1], "amount": [1.0],
+                          "date": pd.to_datetime(["2024-01-01T10:00:00+02:00"])})
+    assert data.read_transactions(aware)["date"].iloc[0] == pd.Timestamp("2024-01-01 08:00")
+
+
+def test_rating_scale_must_be_two_numbers():
+    frame = pd.DataFrame({"user": [1], "item": [2], "rating": [3.0]})
+    with pytest.raises(ParameterError, match="rating_scale"):
+        data.read_interactions(frame, rating_scale=("low", "high"))
+    assert len(data.read_interactions(frame, rating_scale=("1", "5"))) == 1
+
+
+def test_zip_codes_stay_codes(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("cid,zip,age\n1,02134,30\n2,10001,41\n")
+    customers = data.read_customers(path, columns={"customer": "cid"})
+    assert customers["zip"].astype(str).tolist() == ["02134", "10001"]
+    assert customers["age"].tolist() == [30, 41]
