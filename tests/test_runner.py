@@ -86,7 +86,11 @@ def test_grid_run_records_everything(store, capsys):
         assert rmse["a"] == pytest.approx(np.abs(x).mean() * alpha)
         assert rmse["b"] == pytest.approx(np.abs(x).mean() * alpha + 1)
         artifacts = tracking.client().list_artifacts(parent.info.run_id)
-        assert [a.path for a in artifacts] == [f"{parent.info.run_id}.ipynb"]
+        assert sorted(a.path for a in artifacts) == sorted(
+            [f"{parent.info.run_id}.ipynb", "histogram.png", "summary.csv"])
+        summary = tracking.client().download_artifacts(parent.info.run_id, "summary.csv",
+                                                       str(store))
+        assert "count,50.0" in Path(summary).read_text()
         assert (store / "outputs" / "grid" / f"{parent.info.run_id}.ipynb").is_file()
 
 
