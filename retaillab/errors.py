@@ -128,3 +128,11 @@ def _format_rows(rows: pd.DataFrame) -> list[str]:
 def _short(value: object, width: int = 40) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class NotFittedError(RetailLabError, AttributeError):
+    """A model used before ``fit``."""
+
+    def __init__(self, model: object) -> None:
+        name = type(model).__name__
+        super().__init__(f"{name} is not fitted yet: call {name}(...).fit(train) first.")

@@ -1,0 +1,12 @@
+"""Recommenders behind one interface: ``create(name, **params).fit(train).recommend(users, k)``.
+
+>>> from retaillab import recsys
+>>> recsys.available()                                   # doctest: +SKIP
+>>> model = recsys.create("ease", l2=500.0).fit(train)    # doctest: +SKIP
+>>> model.recommend(test["user"].unique(), k=10)          # doctest: +SKIP
+"""
+
+from retaillab.recsys._base import Recommender
+from retaillab.recsys.registry import available, create, model_class
+
+__all__ = ["Recommender", "available", "create", "model_class"]

@@ -1,0 +1,158 @@
+"""The recommender interface: what every model shares, so each model writes only what differs.
+
+A model subclasses :class:`Recommender` and implements two methods:
+
+- ``_fit(train, users, items)``: learn from the training interactions; ``users``/``items`` are
+  the rows' integer codes (positions in ``users_``/``items_``).
+- ``_scores(users)``: a dense ``len(users) x n_items`` float array of scores for a batch of
+  user codes, higher is better, computed in one vectorised pass.
+
+Rating models also implement ``_predict(users, items)`` (codes, ``-1`` for unknown) and set
+``predicts_ratings = True``. The base class handles ids, seen-item exclusion, top-k selection,
+batching and the cold-start fallback: a user unseen in training gets the most popular items,
+flagged ``fallback=True`` in the result (as Surprise flags ``was_impossible``), never a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from retaillab.data.schema import COLUMNS as C
+from retaillab.errors import DataError, NotFittedError, ParameterError
+
+RECOMMENDATION_COLUMNS = [C.user, C.item, "score", "rank", "fallback"]
+PREDICTION_COLUMNS = [C.user, C.item, "prediction", "fallback"]
+
+
+class Recommender(BaseEstimator):
+    """Base class of every recommender: ``fit(train)``, ``recommend(users, k)``.
+
+    Fitted attributes: ``users_`` and ``items_`` (``pd.Index`` of raw ids), ``seen_`` (CSR
+    user x item matrix of training interactions) and ``popularity_`` (users per item).
+    """
+
+    predicts_ratings: ClassVar[bool] = False
+    needs_ratings: ClassVar[bool] = False
+    batch_size: ClassVar[int] = 512
+
+    # -- to implement ---------------------------------------------------------------------
+    def _fit(self, train: pd.DataFrame, users: np.ndarray, items: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _scores(self, users: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    # -- shared -------------------------------------------------------------------------
+    def fit(self, train: pd.DataFrame) -> Recommender:
+        """Learn from interactions (``user``, ``item``, and ``rating`` for rating models)."""
+        from scipy import sparse
+
+        _check_interactions(train, type(self).__name__, self.needs_ratings)
+        self.users_ = pd.Index(pd.unique(train[C.user]), name=C.user)
+        self.items_ = pd.Index(pd.unique(train[C.item]), name=C.item)
+        users = self.users_.get_indexer(train[C.user])
+        items = self.items_.get_indexer(train[C.item])
+        seen = sparse.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)),
+                                 shape=(len(self.users_), len(self.items_)))
+        seen.data[:] = 1.0  # a repeated (user, item) counts once
+        self.seen_ = seen
+        self.popularity_ = np.asarray(seen.sum(axis=0)).ravel()
+        self._fit(train, users, items)
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "seen_"):
+            raise NotFittedError(self)
+
+    def recommend(self, users: Iterable, k: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
+        """Top-``k`` items for each user: a DataFrame user, item, score, rank, fallback.
+
+        Users unseen in training get the most popular items (``fallback=True``). With
+        ``exclude_seen`` a user's training items are never recommended. A user may get fewer
+        than ``k`` rows when fewer unseen items exist.
+        """
+        self._check_fitted()
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+            raise ParameterError("k", "a positive integer", k)
+        wanted = pd.Index(list(users)).drop_duplicates()
+        codes = self.users_.get_indexer(wanted)
+        parts = []
+        known = np.flatnonzero(codes >= 0)
+        for start in range(0, len(known), self.batch_size):
+            rows = known[start:start + self.batch_size]
+            scores = np.asarray(self._scores(codes[rows]), dtype=np.float64)
+            if exclude_seen:
+                seen = self.seen_[codes[rows]]
+                scores[seen.nonzero()] = -np.inf
+            parts.append(_top_k(scores, wanted[rows], self.items_, k, fallback=False))
+        cold = np.flatnonzero(codes < 0)
+        if len(cold):
+            pop = np.broadcast_to(self.popularity_.astype(np.float64), (len(cold),
+                                                                        len(self.items_)))
+            parts.append(_top_k(pop.copy(), wanted[cold], self.items_, k, fallback=True))
+        if not parts:
+            return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
+        out = pd.concat(parts, ignore_index=True)
+        order = pd.Index(wanted).get_indexer(out[C.user])
+        return out.iloc[np.lexsort((out["rank"].to_numpy(), order))].reset_index(drop=True)
+
+    def predict(self, pairs: pd.DataFrame) -> pd.DataFrame:
+        """Predicted ratings for (user, item) rows, aligned with ``pairs``.
+
+        Pairs with a user or item unseen in training get the training mean rating, flagged
+        ``fallback=True``.
+        """
+        if not self.predicts_ratings:
+            raise ParameterError(f"{type(self).__name__}.predict", "a rating model "
+                                 "(this one only ranks; use recommend)", "called")
+        self._check_fitted()
+        _check_interactions(pairs, "pairs", needs_ratings=False)
+        users = self.users_.get_indexer(pairs[C.user])
+        items = self.items_.get_indexer(pairs[C.item])
+        prediction = np.asarray(self._predict(users, items), dtype=np.float64)
+        fallback = (users < 0) | (items < 0)
+        return pd.DataFrame({C.user: pairs[C.user].to_numpy(), C.item: pairs[C.item].to_numpy(),
+                             "prediction": prediction, "fallback": fallback},
+                            index=pairs.index)
+
+
+def _top_k(scores: np.ndarray, users: pd.Index, items: pd.Index, k: int,
+           fallback: bool) -> pd.DataFrame:
+    """Rows of the ``k`` best finite scores per row of ``scores`` (ties: lower item code)."""
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else \
+        np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
+    top = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -top), axis=1)
+    part = np.take_along_axis(part, order, axis=1)
+    top = np.take_along_axis(top, order, axis=1)
+    keep = np.isfinite(top)
+    rank = np.broadcast_to(np.arange(1, k + 1), top.shape)
+    return pd.DataFrame({
+        C.user: np.repeat(np.asarray(users), k).reshape(top.shape)[keep],
+        C.item: np.asarray(items)[part[keep]],
+        "score": top[keep],
+        "rank": rank[keep],
+        "fallback": np.full(int(keep.sum()), fallback),
+    })
+
+
+def _check_interactions(frame: object, source: str, needs_ratings: bool) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise ParameterError(source, "a DataFrame with columns user, item", type(frame).__name__)
+    need = [C.user, C.item] + ([C.rating] if needs_ratings else [])
+    missing = [c for c in need if c not in frame.columns]
+    if missing:
+        raise DataError(f"no column {missing[0]!r}; it has {', '.join(map(str, frame.columns))}",
+                        source=source, column=missing[0],
+                        fix="pass the canonical interactions table (see retaillab.data.schema)")
+    if frame.empty:
+        raise DataError("the table has no rows", source=source, fix="pass a non-empty table")
