@@ -20,7 +20,7 @@ quickstart: $(STAMP)
 	$(BIN)/retaillab quickstart
 
 lint: $(STAMP)
-	$(BIN)/ruff check retaillab tests bench
+	$(BIN)/ruff check retaillab tests bench notebooks
 
 test: lint
 	$(BIN)/python -m pytest

@@ -1,0 +1,188 @@
+"""Compare recommenders fairly: the same users, splits, metrics and timings for every model.
+
+:func:`compare` is what the recommender notebook calls; it logs each model as one MLflow child
+run when given the notebook's run, and returns a :class:`Comparison` of tables for display.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retaillab.data.schema import COLUMNS as C
+from retaillab.errors import ParameterError
+
+TIMINGS = ("fit_seconds", "recommend_seconds", "predict_seconds")
+
+
+@dataclass
+class Comparison:
+    """What :func:`compare` found.
+
+    ``summary``: one row per model, mean metrics and timings. ``intervals``: long table
+    (model, metric, mean, low, high) with 95% intervals over users (one split) or folds.
+    ``per_user``: per model, the per-user ranking metrics of every fold, for paired tests.
+    ``recommendations``: per model, the last fold's top-k lists. ``folds``: the splits used.
+    """
+
+    summary: pd.DataFrame
+    intervals: pd.DataFrame
+    per_user: dict[str, pd.DataFrame] = field(default_factory=dict)
+    recommendations: dict[str, pd.DataFrame] = field(default_factory=dict)
+    folds: list[tuple[pd.DataFrame, pd.DataFrame]] = field(default_factory=list, repr=False)
+
+
+def sample_users(interactions: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """The rows of ``n`` users drawn with ``seed`` (all rows when ``n`` is 0)."""
+    if not n:
+        return interactions
+    users = interactions[C.user].drop_duplicates()
+    if n >= len(users):
+        return interactions
+    chosen = users.sample(n, random_state=np.random.default_rng(seed).integers(2**31))
+    return interactions[interactions[C.user].isin(chosen)]
+
+
+def folds(interactions: pd.DataFrame, *, split: str, ratio: float, seed: int,
+          n_folds: int) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """One split (``n_folds=1``) or the k-fold variant of the same method."""
+    from retaillab import data
+
+    if n_folds == 1:
+        yield data.split(interactions, split, ratio=ratio, seed=seed)
+        return
+    from retaillab.data.splits import KFOLD_METHODS
+
+    if split not in KFOLD_METHODS:
+        raise ParameterError("split", f"one of {', '.join(KFOLD_METHODS)} with n_folds > 1",
+                             split)
+    yield from data.kfold(interactions, split, n_splits=n_folds, seed=seed)
+
+
+def build(name: str, params: Mapping[str, Any], items: pd.DataFrame | None):
+    """A fresh model; ``items`` is handed to models that take an item table."""
+    from retaillab.recsys.registry import create, model_class
+
+    params = dict(params)
+    if items is not None and "items" in inspect.signature(model_class(name)).parameters:
+        params.setdefault("items", items)
+    return create(name, **params)
+
+
+def compare(interactions: pd.DataFrame, algorithms: Sequence[str] | Mapping[str, Mapping], *,
+            split: str = "stratified", ratio: float = 0.75, k: int = 10, seed: int = 42,
+            n_folds: int = 1, n_users: int = 0, items: pd.DataFrame | None = None,
+            threshold: float | None = None, run: Any = None,
+            progress: bool = True) -> Comparison:
+    """Fit, rank and score every algorithm on the same folds.
+
+    Parameters
+    ----------
+    algorithms
+        Registry names, or ``{name: hyperparameters}``.
+    split, ratio, n_folds
+        How to split (see :func:`retaillab.data.split`); ``n_folds > 1`` uses
+        :func:`retaillab.data.kfold` with the same method.
+    n_users
+        Evaluate on a seeded sample of this many users (0: all).
+    items
+        The item table: given to content-based and bought-together models, and one-hot
+        genres/categories from it feed intra-list diversity.
+    threshold
+        Only test ratings at or above it count as relevant (None: every test row does).
+    run
+        A :class:`retaillab.tracking.NotebookRun`; each algorithm becomes a child run.
+    """
+    from tqdm.auto import tqdm
+
+    from retaillab import metrics
+
+    specs = {a: {} for a in algorithms} if not isinstance(algorithms, Mapping) else {
+        a: dict(p or {}) for a, p in algorithms.items()}
+    frame = sample_users(interactions, n_users, seed)
+    splits = list(folds(frame, split=split, ratio=ratio, seed=seed, n_folds=n_folds))
+    features = item_features(items) if items is not None else None
+    rows, intervals, per_user, recs_by_model = [], [], {}, {}
+    for name, params in tqdm(specs.items(), desc="models", disable=not progress):
+        context = run.model(name, {**params, "k": k}) if run is not None else nullcontext()
+        with context as child:
+            fold_rows, fold_users = [], []
+            for fold, (train, test) in enumerate(splits):
+                row, users, recs = _evaluate(name, params, train, test, k=k, items=items,
+                                             features=features, threshold=threshold)
+                fold_rows.append(row)
+                fold_users.append(users.assign(fold=fold))
+                recs_by_model[name] = recs
+            table = pd.DataFrame(fold_rows)
+            per_user[name] = pd.concat(fold_users)
+            mean = table.mean(numeric_only=True).to_dict()
+            spread = per_user[name] if len(splits) == 1 else table
+            for metric in spread.columns.drop("fold", errors="ignore"):
+                centre, low, high = metrics.confidence_interval(spread[metric].to_numpy())
+                intervals.append({"model": name, "metric": metric, "mean": centre,
+                                  "low": low, "high": high})
+            if child is not None:
+                child.log_metrics(mean)
+            rows.append({"model": name, **mean})
+    summary = pd.DataFrame(rows).set_index("model")
+    return Comparison(summary, pd.DataFrame(intervals), per_user, recs_by_model, splits)
+
+
+def _evaluate(name, params, train, test, *, k, items, features, threshold):
+    from retaillab import metrics
+
+    model = build(name, params, items)
+    start = time.perf_counter()
+    model.fit(train)
+    fit_seconds = time.perf_counter() - start
+    users = test[C.user].unique()
+    start = time.perf_counter()
+    recs = model.recommend(users, k=k)
+    recommend_seconds = time.perf_counter() - start
+    per_user = metrics.ranking_per_user(recs, test, k, threshold=threshold)
+    row = {**per_user.mean().to_dict(), "fit_seconds": fit_seconds,
+           "recommend_seconds": recommend_seconds}
+    row.update(metrics.beyond_accuracy(recs, train, n_items=train[C.item].nunique(),
+                                       item_features=features))
+    if model.predicts_ratings and C.rating in test.columns:
+        start = time.perf_counter()
+        predictions = model.predict(test)
+        row["predict_seconds"] = time.perf_counter() - start
+        row.update(metrics.rating(predictions, test))
+    return row, per_user, recs
+
+
+def item_features(items: pd.DataFrame) -> pd.DataFrame | None:
+    """One-hot item attributes for diversity: genres (tuples) or categorical columns."""
+    if "genres" in items.columns:
+        exploded = items[[C.item, "genres"]].explode("genres").dropna()
+        onehot = pd.crosstab(exploded[C.item], exploded["genres"]).astype(float)
+        return onehot.reindex(items[C.item], fill_value=0.0)  # no genre: a zero vector
+    cats = [c for c in ("category", "brand", "price_band") if c in items.columns]
+    if not cats:
+        return None
+    return pd.get_dummies(items.set_index(C.item)[cats].astype(str)).astype(float)
+
+
+def affinity_precision(recs: pd.DataFrame, world: Any, top: int = 3) -> float:
+    """Share of recommended items in one of each user's ``top`` truly preferred categories.
+
+    Synthetic data only: ``world.truth.affinity`` is the planted customer x category
+    affinity. Chance level is about ``top / n_categories``.
+    """
+    affinity = world.truth.affinity
+    best = pd.DataFrame(np.argsort(-affinity.to_numpy(), axis=1)[:, :top],
+                        index=affinity.index)
+    category = world.items.set_index(C.item)["category"]
+    codes = pd.Categorical(category, categories=list(affinity.columns)).codes
+    item_code = pd.Series(codes, index=category.index)
+    rec_codes = item_code.reindex(recs[C.item]).to_numpy()
+    users_best = best.reindex(recs[C.user]).to_numpy()
+    return float(np.mean((users_best == rec_codes[:, None]).any(axis=1)))
