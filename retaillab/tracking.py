@@ -87,13 +87,13 @@ def _store_lock() -> Iterator[None]:
 _CLIENTS: dict[str, Any] = {}
 
 
-def client() -> MlflowClient:
-    """An :class:`mlflow.MlflowClient` on :func:`tracking_uri`, created once per process.
+def client(uri: str | None = None) -> MlflowClient:
+    """An :class:`mlflow.MlflowClient` on ``uri`` (default :func:`tracking_uri`), one per store.
 
     The first use in a process creates the SQLite schema under a file lock, so two processes
     starting at once do not both try to migrate a fresh database.
     """
-    uri = tracking_uri()
+    uri = uri or tracking_uri()
     if uri not in _CLIENTS:
         from mlflow import MlflowClient
 
@@ -144,6 +144,9 @@ class Run:
     run_id: str
     experiment_id: str
     _step: dict[str, int] = field(default_factory=dict, repr=False)
+    #: the store the run lives in, fixed at creation so a later change of
+    #: ``MLFLOW_TRACKING_URI`` (or the exit-time close) still reaches it
+    uri: str = field(default_factory=tracking_uri, repr=False)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Log parameters (nested dicts are flattened with dots), in one batch."""
@@ -151,7 +154,7 @@ class Run:
 
         items = [Param(k, v) for k, v in flatten(params).items()]
         for start in range(0, len(items), 100):
-            client().log_batch(self.run_id, params=items[start:start + 100])
+            client(self.uri).log_batch(self.run_id, params=items[start:start + 100])
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         """Log many metrics in one batched call (not one call per value)."""
@@ -161,7 +164,7 @@ class Run:
         items = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()
                  if v is not None]
         for start in range(0, len(items), 1000):
-            client().log_batch(self.run_id, metrics=items[start:start + 1000])
+            client(self.uri).log_batch(self.run_id, metrics=items[start:start + 1000])
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         """Set tags in one batch."""
@@ -169,7 +172,7 @@ class Run:
 
         items = [RunTag(k, str(v)[:8000]) for k, v in tags.items()]
         if items:
-            client().log_batch(self.run_id, tags=items)
+            client(self.uri).log_batch(self.run_id, tags=items)
 
     def log_data(self, name: str, table: Any) -> str:
         """Record the fingerprint of a table, split or Dataset as tag ``retaillab.data.NAME``."""
@@ -181,24 +184,24 @@ class Run:
 
     def log_figure(self, figure: Any, name: str) -> None:
         """Save a matplotlib figure as an artifact (PNG unless ``name`` says otherwise)."""
-        client().log_figure(self.run_id, figure, name if "." in name else name + ".png")
+        client(self.uri).log_figure(self.run_id, figure, name if "." in name else name + ".png")
 
     def log_table(self, table: Any, name: str) -> None:
         """Save a DataFrame as a CSV (or ``.html``) artifact."""
         text = table.to_html() if name.endswith(".html") else table.to_csv()
-        client().log_text(self.run_id, text, name if "." in name else name + ".csv")
+        client(self.uri).log_text(self.run_id, text, name if "." in name else name + ".csv")
 
     def log_artifact(self, path: str | Path, folder: str | None = None) -> None:
-        client().log_artifact(self.run_id, str(path), folder)
+        client(self.uri).log_artifact(self.run_id, str(path), folder)
 
     @contextlib.contextmanager
     def model(self, name: str, params: Mapping[str, Any] | None = None) -> Iterator[Run]:
         """A child run for one compared model; FAILED if its block raises."""
-        mlflow_client = client()
+        mlflow_client = client(self.uri)
         child = mlflow_client.create_run(
             self.experiment_id, run_name=name,
             tags={PARENT_TAG: self.run_id, TAG_KIND: "model", TAG_MODEL: name})
-        run = Run(child.info.run_id, self.experiment_id)
+        run = Run(child.info.run_id, self.experiment_id, uri=self.uri)
         try:
             if params:
                 run.log_params(params)
@@ -215,13 +218,13 @@ class Run:
     def children(self) -> list[MlflowRun]:
         """Every child run (compared model) of this run, oldest first."""
         return search_all(self.experiment_id, f"tags.`{PARENT_TAG}` = '{self.run_id}'",
-                          order_by=["attributes.start_time ASC"])
+                          order_by=["attributes.start_time ASC"], uri=self.uri)
 
     def end_open_children(self, status: str) -> None:
         """End child runs still RUNNING (their notebook died or was interrupted)."""
         for child in self.children():
             if child.info.status == "RUNNING":
-                client().set_terminated(child.info.run_id, status)
+                client(self.uri).set_terminated(child.info.run_id, status)
 
 
 @dataclass
@@ -238,15 +241,23 @@ class NotebookRun(Run):
         if self.owned:
             self.owned = False
             self.end_open_children("KILLED")
-            client().set_terminated(self.run_id, status)
+            client(self.uri).set_terminated(self.run_id, status)
+
+
+def _close_at_exit(run: NotebookRun) -> None:
+    """End an interactive run the notebook left open; a vanished store is only a warning."""
+    try:
+        run.close()
+    except Exception as exc:  # the interpreter is exiting: report, never raise
+        log.warning("could not end MLflow run %s at exit: %s", run.run_id, exc)
 
 
 def search_all(experiment_id: str, filter_string: str = "",
-               order_by: list[str] | None = None) -> list[MlflowRun]:
+               order_by: list[str] | None = None, uri: str | None = None) -> list[MlflowRun]:
     """All runs matching ``filter_string``, page by page (MLflow returns 1,000 at a time)."""
     found, token = [], None
     while True:
-        page = client().search_runs([experiment_id], filter_string=filter_string,
+        page = client(uri).search_runs([experiment_id], filter_string=filter_string,
                                     order_by=order_by, page_token=token)
         found.extend(page)
         token = page.token
@@ -276,7 +287,7 @@ def notebook_run(run_id: str | None, *, experiment: str,
     created = client().create_run(exp, tags={TAG_KIND: "notebook",
                                              TAG_PREFIX + "interactive": "true"})
     run = NotebookRun(created.info.run_id, exp, owned=True)
-    atexit.register(run.close)
+    atexit.register(_close_at_exit, run)
     if params:
         run.log_params(params)
         run.set_tags({TAG_PARAMETERS: json.dumps(dict(params), default=str)})

@@ -197,6 +197,24 @@ def test_notebook_opened_by_hand_starts_its_own_run(store):
     assert children[0].data.metrics == {"ndcg_at_10": 0.3}
 
 
+def test_a_run_stays_in_the_store_it_started_in(store, monkeypatch):
+    run = tracking.notebook_run(None, experiment="by-hand", params={})
+    first = tracking.tracking_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'other.db'}")
+    run.log_metrics({"rmse": 0.9})
+    run.close()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", first)
+    parents, _ = parent_runs("by-hand")
+    assert [(p.info.status, p.data.metrics) for p in parents] == [("FINISHED", {"rmse": 0.9})]
+
+
+def test_exit_time_close_of_a_vanished_store_only_warns(store, caplog):
+    run = tracking.notebook_run(None, experiment="by-hand", params={})
+    tracking.client().delete_run(run.run_id)
+    tracking._close_at_exit(run)  # must not raise
+    assert "could not end MLflow run" in caplog.text
+
+
 @pytest.mark.parametrize("body, key", [
     ({"notebook": "x.ipynb"}, "name"),
     ({"name": "x", "notebook": "missing.ipynb"}, "notebook"),

@@ -7,7 +7,11 @@ from typing import Any
 
 import pandas as pd
 
-from retaillab.data.schema import COLUMNS
+from retaillab.data.schema import COLUMNS, EVENT_TYPES
+from retaillab.errors import DataError, check_choice
+
+#: what :meth:`Dataset.feedback` can return: explicit ratings or one kind of event
+FEEDBACK = ("ratings", *EVENT_TYPES)
 
 TABLE_NAMES = ("interactions", "items", "customers", "transactions", "events")
 
@@ -33,6 +37,30 @@ class Dataset:
         """The tables this data set has, by name."""
         return {f.name: getattr(self, f.name) for f in fields(self)
                 if f.name in TABLE_NAMES and getattr(self, f.name) is not None}
+
+    def feedback(self, kind: str = "ratings") -> pd.DataFrame:
+        """Interactions for recommenders: ``ratings``, or one event type as implicit feedback.
+
+        Event feedback (``view``, ``click``, ``add_to_cart``, ``purchase``) is the event log's
+        rows of that type as ``user``, ``item``, ``timestamp``: the signal retail sites have
+        in bulk, where explicit ratings are rare. Repeats are kept; models count them once.
+        """
+        check_choice("feedback", kind, FEEDBACK)
+        if kind == "ratings":
+            table = self.interactions
+        elif self.events is None:
+            table = None
+        else:
+            events = self.events[self.events[COLUMNS.event] == kind]
+            table = events.rename(columns={COLUMNS.customer: COLUMNS.user})[
+                [COLUMNS.user, COLUMNS.item, COLUMNS.timestamp]].reset_index(drop=True)
+        if table is None:
+            has = ", ".join(self.tables()) or "no tables"
+            raise DataError(f"no {'interactions' if kind == 'ratings' else 'events'} table "
+                            f"for feedback {kind!r}; it has {has}", source=self.name,
+                            fix="use feedback='ratings' for rating data sets, an event type "
+                                "for event logs (the synthetic world has both)")
+        return table
 
     def __repr__(self) -> str:
         shapes = ", ".join(f"{k}={v.shape[0]:,}x{v.shape[1]}" for k, v in self.tables().items())

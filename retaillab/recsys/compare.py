@@ -149,7 +149,10 @@ def _evaluate(name, params, train, test, *, k, items, features, threshold):
     per_user = metrics.ranking_per_user(recs, test, k, threshold=threshold)
     row = {**per_user.mean().to_dict(), "fit_seconds": fit_seconds,
            "recommend_seconds": recommend_seconds}
-    row.update(metrics.beyond_accuracy(recs, train, n_items=train[C.item].nunique(),
+    catalogue = pd.Index(train[C.item].unique())
+    if items is not None:  # content-based models may recommend items nobody trained on
+        catalogue = catalogue.union(pd.Index(items[C.item]))
+    row.update(metrics.beyond_accuracy(recs, train, n_items=len(catalogue),
                                        item_features=features))
     if model.predicts_ratings and C.rating in test.columns:
         start = time.perf_counter()
