@@ -1,0 +1,21 @@
+"""Churn: features from transactions at a cut-off, model pipelines, evaluation, retention value.
+
+>>> from retaillab import churn, data
+>>> churn.available()
+['dummy', 'logistic', 'tree', 'forest', 'gbm']
+>>> telco = data.load("telco_churn")                                       # doctest: +SKIP
+>>> result = churn.compare(telco.customers, target="churn", models=["logistic", "gbm"],
+...                        n_splits=5, n_repeats=2, seed=0)                 # doctest: +SKIP
+>>> result.table                     # model x metric: mean, ci_low, ci_high  # doctest: +SKIP
+
+scikit-learn and matplotlib are imported only when a model is built or a figure drawn.
+"""
+
+from retaillab.churn.compare import ChurnComparison, compare, folds, permutation_importance
+from retaillab.churn.metrics import METRICS, capture_at, fold_metrics, lift_at
+from retaillab.churn.registry import available, create, hyperparameters
+
+__all__ = [
+    "METRICS", "ChurnComparison", "available", "capture_at", "compare", "create",
+    "fold_metrics", "folds", "hyperparameters", "lift_at", "permutation_importance",
+]

@@ -1,0 +1,260 @@
+"""Compare churn models fairly: the same preprocessing, the same folds, the same metrics.
+
+:func:`compare` is what the churn notebook calls. It fits every model on every fold of a
+stratified repeated k-fold, scores the held-out customers, and returns a
+:class:`ChurnComparison`: the model x metric table with 95% intervals over folds, the per-fold
+values, and the out-of-fold predictions for curves. Given the notebook's run, each model is one
+MLflow child run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retaillab.churn._checks import check_folds, features_and_target
+from retaillab.churn.metrics import LOWER_IS_BETTER, METRICS, fold_metrics
+from retaillab.churn.registry import create, hyperparameters
+from retaillab.data.schema import COLUMNS as C
+from retaillab.errors import ParameterError
+
+__all__ = ["ChurnComparison", "compare", "folds", "permutation_importance"]
+
+TIMINGS = ("fit_seconds", "predict_seconds")
+
+
+@dataclass
+class ChurnComparison:
+    """What :func:`compare` found.
+
+    Attributes
+    ----------
+    table
+        Index ``(model, metric)``; columns ``mean``, ``ci_low``, ``ci_high`` (95% Student-t
+        interval over the ``n_splits * n_repeats`` fold values). Folds of repeated k-fold
+        share training rows, so the interval is narrower than a fully independent one would
+        be: read it as the spread over resamples, not a guarantee.
+    folds
+        One row per model and fold: ``model``, ``repeat``, ``fold``, every metric, timings.
+    predictions
+        Out-of-fold churn probabilities: ``model``, ``repeat``, ``fold``, ``row`` (position in
+        the customer table), ``churn`` (the truth) and ``probability``. Each repeat scores
+        every customer once.
+    importance
+        Permutation importance (drop in ROC AUC) of :attr:`best`'s input columns on the first
+        fold's held-out customers, or ``None``.
+    best
+        The model with the highest mean ROC AUC.
+    splits
+        The ``(train, test)`` row positions of every fold, in order.
+    """
+
+    table: pd.DataFrame
+    folds: pd.DataFrame
+    predictions: pd.DataFrame
+    importance: pd.DataFrame | None
+    best: str
+    splits: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list, repr=False)
+
+    @property
+    def models(self) -> list[str]:
+        return list(dict.fromkeys(self.folds["model"]))
+
+    @property
+    def intervals(self) -> pd.DataFrame:
+        """Long table ``model, metric, mean, low, high``, the shape :mod:`retaillab.visuals`
+        draws."""
+        return self.table.reset_index().rename(columns={"ci_low": "low", "ci_high": "high"})
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Model x metric means, plus mean seconds per fold to fit and to predict."""
+        return self.folds.drop(columns=["repeat", "fold"]).groupby("model", sort=False).mean()
+
+    def wide(self, metrics: Sequence[str] | None = None, digits: int = 3) -> pd.DataFrame:
+        """Model x metric table of ``mean [ci_low, ci_high]`` strings, for display."""
+        from retaillab.visuals import interval_table
+
+        return interval_table(self.intervals, metrics or list(METRICS), digits=digits)
+
+    def oof(self, model: str, repeat: int = 0) -> pd.DataFrame:
+        """One model's out-of-fold predictions of one repeat, in customer-table order."""
+        if model not in self.models:
+            raise ParameterError("model", "one of " + ", ".join(self.models), model)
+        chosen = self.predictions[(self.predictions["model"] == model)
+                                  & (self.predictions["repeat"] == repeat)]
+        return chosen.sort_values("row").reset_index(drop=True)
+
+    def calibration(self, model: str, n_bins: int = 10) -> pd.DataFrame:
+        """Calibration curve of one model (all repeats pooled), quantile bins.
+
+        One row per bin: ``predicted`` (mean probability), ``observed`` (churn rate) and
+        ``customers``. A calibrated model has ``observed == predicted``.
+        """
+        chosen = self.predictions[self.predictions["model"] == model]
+        bins = pd.qcut(chosen["probability"].rank(method="first"), n_bins, labels=False)
+        grouped = chosen.groupby(bins.to_numpy())
+        return pd.DataFrame({"predicted": grouped["probability"].mean(),
+                             "observed": grouped[C.churn].mean(),
+                             "customers": grouped.size()}).reset_index(drop=True)
+
+    def _repr_html_(self) -> str:
+        return self.wide()._repr_html_()
+
+    def __repr__(self) -> str:
+        return f"ChurnComparison(best={self.best!r})\n{self.wide().to_string()}"
+
+
+def folds(y: np.ndarray, *, n_splits: int = 5, n_repeats: int = 2,
+          seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ``(train, test)`` positions of stratified ``n_splits``-fold CV repeated
+    ``n_repeats`` times (scikit-learn's :class:`~sklearn.model_selection.RepeatedStratifiedKFold`
+    with ``random_state=seed``)."""
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    cv = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=seed)
+    return list(cv.split(np.zeros((len(y), 1)), y))
+
+
+def _specs(models: object, seed: int) -> dict[str, dict[str, Any]]:
+    if isinstance(models, str) or not isinstance(models, (Sequence, Mapping)) or not models:
+        raise ParameterError("models", "a non-empty list of model names or {name: params}",
+                             models)
+    specs = {m: {} for m in models} if not isinstance(models, Mapping) else {
+        m: dict(p or {}) for m, p in models.items()}
+    for name, params in specs.items():
+        hyperparameters(name)  # unknown names fail before any fitting
+        params.setdefault("seed", seed)
+    return specs
+
+
+def compare(customers: pd.DataFrame, target: str = C.churn,
+            models: Sequence[str] | Mapping[str, Mapping[str, Any]] = ("logistic", "gbm"), *,
+            n_splits: int = 5, n_repeats: int = 2, seed: int = 0, run: Any = None,
+            importance: bool = True, progress: bool = False) -> ChurnComparison:
+    """Fit and score every model on the same stratified repeated k-fold.
+
+    Parameters
+    ----------
+    customers
+        One row per customer: features, the target, and optionally the ``customer`` id (never
+        used as a feature). Numbers and booleans are scaled, categories and text one-hot
+        encoded, missing values imputed, inside each fold.
+    target
+        The churn label column: booleans, or numbers that are all 0 or 1.
+    models
+        Registry names (see :func:`retaillab.churn.available`) or ``{name: hyperparameters}``.
+        Each model gets ``seed`` unless its hyperparameters say otherwise.
+    n_splits, n_repeats, seed
+        Stratified ``n_splits``-fold CV repeated ``n_repeats`` times, shuffled with ``seed``.
+    run
+        A :class:`retaillab.tracking.NotebookRun`: each model becomes a child run with its
+        hyperparameters, mean metrics, interval bounds (``roc_auc_ci_low`` ...), timings and
+        its per-fold table (``folds.csv``).
+    importance
+        Also compute the permutation importance of the best model (by ROC AUC).
+
+    Raises
+    ------
+    DataError
+        On a missing or non-binary target, a single-class target, no usable features, or a
+        class too rare for ``n_splits`` folds.
+    ParameterError, UnknownNameError
+        On bad settings or an unknown model.
+
+    Example
+    -------
+    >>> telco = data.load("telco_churn")                               # doctest: +SKIP
+    >>> result = churn.compare(telco.customers, models=["logistic", "gbm"])  # doctest: +SKIP
+    >>> result.table.loc[("logistic", "roc_auc")]                      # doctest: +SKIP
+    """
+    from tqdm.auto import tqdm
+
+    from retaillab.metrics import confidence_interval
+
+    features, y = features_and_target(customers, target)
+    check_folds(y, n_splits, n_repeats, seed)
+    specs = _specs(models, seed)
+    splits = folds(y, n_splits=n_splits, n_repeats=n_repeats, seed=seed)
+    fold_rows, predictions, table = [], [], []
+    for name, params in tqdm(specs.items(), desc="models", disable=not progress):
+        shown = {k: v for k, v in {**hyperparameters(name), **params}.items()}
+        context = run.model(name, {**shown, "n_splits": n_splits, "n_repeats": n_repeats}) \
+            if run is not None else nullcontext()
+        with context as child:
+            rows = []
+            for i, (train, test) in enumerate(splits):
+                row, probability = _fit_and_score(create(name, **params), features, y,
+                                                  train, test)
+                rows.append({"model": name, "repeat": i // n_splits, "fold": i % n_splits,
+                             **row})
+                predictions.append(pd.DataFrame({
+                    "model": name, "repeat": i // n_splits, "fold": i % n_splits, "row": test,
+                    C.churn: y[test], "probability": probability}))
+            per_fold = pd.DataFrame(rows)
+            logged = {}
+            for metric in [*METRICS, *TIMINGS]:
+                mean, low, high = confidence_interval(per_fold[metric].to_numpy())
+                table.append({"model": name, "metric": metric, "mean": mean, "ci_low": low,
+                              "ci_high": high})
+                logged.update({metric: mean, f"{metric}_ci_low": low, f"{metric}_ci_high": high})
+            if child is not None:
+                child.log_metrics(logged)
+                child.log_table(per_fold.drop(columns="model"), "folds.csv")
+            fold_rows.append(per_fold)
+    long = pd.DataFrame(table)
+    auc = long[long["metric"] == "roc_auc"].set_index("model")["mean"]
+    best = str(auc.idxmax())
+    ranked = None
+    if importance:
+        ranked = permutation_importance(create(best, **specs[best]), features, y, splits[0],
+                                        seed=seed)
+        if run is not None:
+            run.log_table(ranked, "permutation_importance.csv")
+    return ChurnComparison(
+        table=long.set_index(["model", "metric"]),
+        folds=pd.concat(fold_rows, ignore_index=True),
+        predictions=pd.concat(predictions, ignore_index=True),
+        importance=ranked, best=best, splits=splits)
+
+
+def _fit_and_score(model: Any, features: pd.DataFrame, y: np.ndarray, train: np.ndarray,
+                   test: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+    start = time.perf_counter()
+    model.fit(features.iloc[train], y[train])
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    probability = model.predict_proba(features.iloc[test])[:, 1]
+    predict_seconds = time.perf_counter() - start
+    row = fold_metrics(y[test], probability)
+    return {**row, "fit_seconds": fit_seconds, "predict_seconds": predict_seconds}, probability
+
+
+def permutation_importance(model: Any, features: pd.DataFrame, y: np.ndarray,
+                           split: tuple[np.ndarray, np.ndarray], *, n_repeats: int = 5,
+                           seed: int = 0) -> pd.DataFrame:
+    """Drop in held-out ROC AUC when one input column is shuffled (scikit-learn's
+    :func:`~sklearn.inspection.permutation_importance`), for an unfitted pipeline ``model``
+    fitted on ``split``'s training rows. One row per input column, most important first:
+    ``feature``, ``importance`` (mean drop), ``std``.
+    """
+    from sklearn.inspection import permutation_importance as permute
+
+    train, test = split
+    model.fit(features.iloc[train], y[train])
+    found = permute(model, features.iloc[test], y[test], scoring="roc_auc",
+                    n_repeats=n_repeats, random_state=seed)
+    return pd.DataFrame({"feature": list(features.columns), "importance": found.importances_mean,
+                         "std": found.importances_std}).sort_values(
+        "importance", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def better(metric: str, a: float, b: float) -> bool:
+    """Whether ``a`` is a better value of ``metric`` than ``b``."""
+    return a < b if metric in LOWER_IS_BETTER else a > b

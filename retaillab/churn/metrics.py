@@ -1,0 +1,130 @@
+"""Metrics of churn scores: ranking (ROC AUC, PR AUC), probability (Brier, log loss) and
+targeting (lift and capture rate at the top q of customers), per fold.
+
+Lift and capture are written here because scikit-learn has no version of them; ROC AUC,
+PR AUC (average precision), Brier score and log loss are scikit-learn's own, so a plain
+``cross_validate`` with the same scorers gives identical numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from retaillab.errors import DataError, ParameterError
+
+__all__ = ["DEPTHS", "METRICS", "capture_at", "fold_metrics", "lift_at", "metric_name"]
+
+#: Targeting depths reported by :func:`fold_metrics` (top 10% and top 20%).
+DEPTHS: tuple[float, ...] = (0.1, 0.2)
+
+
+def metric_name(kind: str, q: float) -> str:
+    """``lift_at_10`` for ``("lift", 0.1)``: the depth in percent of customers."""
+    return f"{kind}_at_{round(q * 100):d}"
+
+
+#: Every metric :func:`fold_metrics` returns, in display order.
+METRICS: tuple[str, ...] = ("roc_auc", "pr_auc", "brier", "log_loss",
+                            *(metric_name(k, q) for k in ("lift", "capture") for q in DEPTHS))
+
+#: Metrics where smaller is better.
+LOWER_IS_BETTER = frozenset({"brier", "log_loss"})
+
+
+def _inputs(y_true: object, score: object) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y_true)
+    s = np.asarray(score, dtype="float64")
+    if y.ndim != 1 or s.ndim != 1 or y.size != s.size or y.size == 0:
+        raise DataError(f"y_true and score must be 1-D of one non-zero length; got shapes "
+                        f"{y.shape} and {s.shape}", source="churn metrics")
+    if not np.isfinite(s).all():
+        raise DataError(f"{int((~np.isfinite(s)).sum())} scores are NaN or infinite",
+                        source="churn metrics", fix="score every customer with a finite number")
+    if y.dtype != bool:
+        if not np.isin(y, (0, 1)).all():
+            raise DataError("y_true must be 0/1 or boolean", source="churn metrics")
+        y = y.astype(bool)
+    return y, s
+
+
+def _top_count(q: float, n: int) -> int:
+    if isinstance(q, bool) or not isinstance(q, (int, float, np.floating)) or not 0 < q <= 1:
+        raise ParameterError("q", "a share of customers in (0, 1], e.g. 0.1 for the top 10%", q)
+    return max(1, math.ceil(q * n - 1e-9))
+
+
+def _churners_in_top(y: np.ndarray, s: np.ndarray, k: int) -> float:
+    """Expected churners among the ``k`` best scores when ties are broken at random."""
+    order = np.argsort(-s, kind="stable")
+    threshold = s[order[k - 1]]
+    above = s > threshold
+    tied = s == threshold
+    room = k - int(above.sum())
+    return float(y[above].sum() + room * y[tied].sum() / tied.sum())
+
+
+def capture_at(y_true: object, score: object, q: float) -> float:
+    """Capture rate at depth ``q``: the share of all churners among the top ``q`` customers.
+
+    ``capture@q = churners in top k / all churners`` with ``k = ceil(q * n)`` customers of
+    highest score (also "recall at q" or the cumulative gains curve at ``q``). Customers tied
+    with the ``k``-th score share the remaining places: the count is its expectation under a
+    random order of the ties, so a constant score captures exactly ``k / n``.
+    """
+    y, s = _inputs(y_true, score)
+    k = _top_count(q, y.size)
+    churners = int(y.sum())
+    if churners == 0:
+        raise DataError("no churner in y_true; capture is undefined", source="capture_at")
+    return _churners_in_top(y, s, k) / churners
+
+
+def lift_at(y_true: object, score: object, q: float) -> float:
+    """Lift at depth ``q``: churn rate among the top ``q`` customers over the overall rate.
+
+    ``lift@q = (churners in top k / k) / (churners / n)`` with ``k = ceil(q * n)`` customers of
+    highest score, ties shared as in :func:`capture_at`. Random targeting has lift 1; a lift of
+    3 at 10% means the top decile holds churners three times as densely as the base.
+    Equivalently ``lift@q = capture@q * n / k``.
+    """
+    y, s = _inputs(y_true, score)
+    k = _top_count(q, y.size)
+    churners = int(y.sum())
+    if churners == 0:
+        raise DataError("no churner in y_true; lift is undefined", source="lift_at")
+    return (_churners_in_top(y, s, k) / k) / (churners / y.size)
+
+
+def fold_metrics(y_true: object, probability: object,
+                 depths: Sequence[float] = DEPTHS) -> dict[str, float]:
+    """Every churn metric of one fold's predicted churn probabilities.
+
+    ``roc_auc`` (area under the ROC curve), ``pr_auc`` (average precision, the step-wise area
+    under the precision-recall curve, as scikit-learn's ``average_precision`` scorer),
+    ``brier`` (mean squared error of the probability), ``log_loss`` (mean negative
+    log-likelihood, probabilities clipped by scikit-learn), and ``lift_at_Q``/``capture_at_Q``
+    for each depth (see :func:`lift_at`, :func:`capture_at`).
+    """
+    from sklearn.metrics import (
+        average_precision_score,
+        brier_score_loss,
+        log_loss,
+        roc_auc_score,
+    )
+
+    y, p = _inputs(y_true, probability)
+    if y.all() or not y.any():
+        raise DataError("a fold holds one class only; its ROC AUC is undefined",
+                        source="fold_metrics", fix="use stratified folds with fewer splits")
+    out = {"roc_auc": float(roc_auc_score(y, p)),
+           "pr_auc": float(average_precision_score(y, p)),
+           "brier": float(brier_score_loss(y, p)),
+           "log_loss": float(log_loss(y, p, labels=[False, True]))}
+    for q in depths:
+        out[metric_name("lift", q)] = lift_at(y, p, q)
+    for q in depths:
+        out[metric_name("capture", q)] = capture_at(y, p, q)
+    return out

@@ -1,0 +1,123 @@
+"""Churn models by name: :func:`create` gives a scikit-learn pipeline, :func:`available` lists.
+
+Every model is ``Pipeline([("prepare", preprocessor()), ("model", classifier)])`` with the
+same preprocessing (:func:`retaillab.churn._prepare.preprocessor`), so a comparison differs
+only in the classifier. Class imbalance is handled by class weights, never by resampling:
+``class_weight="balanced"`` weighs each class by ``n / (2 n_class)``. scikit-learn's
+histogram gradient boosting turns that same option into per-sample weights inside ``fit``
+(scikit-learn >= 1.2), so it needs no ``sample_weight`` plumbing through the pipeline and a
+plain ``cross_validate`` of the pipeline weighs exactly as :func:`~retaillab.churn.compare`.
+Every model takes ``seed`` (its ``random_state``); scikit-learn is imported only when a model
+is built.
+
+>>> from retaillab import churn
+>>> churn.available()
+['dummy', 'logistic', 'tree', 'forest', 'gbm']
+>>> model = churn.create("forest", n_estimators=100, seed=1)     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from retaillab.churn._prepare import preprocessor
+from retaillab.errors import ParameterError, UnknownNameError
+
+__all__ = ["MODELS", "available", "create"]
+
+
+def _pipeline(classifier: Any):
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline([("prepare", preprocessor()), ("model", classifier)])
+
+
+def dummy(*, strategy: str = "prior", seed: int = 0):
+    """Baseline: every customer gets the training churn rate (ROC AUC 0.5, lift 1)."""
+    from sklearn.dummy import DummyClassifier
+
+    return _pipeline(DummyClassifier(strategy=strategy, random_state=seed))
+
+
+def logistic(*, C: float = 1.0, class_weight: str | None = "balanced",
+             max_iter: int = 2000, seed: int = 0):
+    """L2-penalised logistic regression (lbfgs) on the scaled, one-hot features."""
+    from sklearn.linear_model import LogisticRegression
+
+    return _pipeline(LogisticRegression(C=C, class_weight=class_weight, max_iter=max_iter,
+                                        random_state=seed))
+
+
+def tree(*, max_depth: int | None = 6, min_samples_leaf: int = 20,
+         class_weight: str | None = "balanced", seed: int = 0):
+    """A single CART decision tree, kept shallow so its probabilities are not all 0 or 1."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    return _pipeline(DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=min_samples_leaf,
+                                            class_weight=class_weight, random_state=seed))
+
+
+def forest(*, n_estimators: int = 300, max_features: str | float = "sqrt",
+           min_samples_leaf: int = 5, class_weight: str | None = "balanced",
+           n_jobs: int | None = None, seed: int = 0):
+    """Random forest; ``n_jobs`` parallelises trees without changing the result."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    return _pipeline(RandomForestClassifier(
+        n_estimators=n_estimators, max_features=max_features, min_samples_leaf=min_samples_leaf,
+        class_weight=class_weight, n_jobs=n_jobs, random_state=seed))
+
+
+def gbm(*, learning_rate: float = 0.05, max_iter: int = 200, max_leaf_nodes: int = 15,
+        l2_regularization: float = 1.0, class_weight: str | None = "balanced", seed: int = 0):
+    """Histogram gradient boosting; no early stopping, so no hidden validation split."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return _pipeline(HistGradientBoostingClassifier(
+        learning_rate=learning_rate, max_iter=max_iter, max_leaf_nodes=max_leaf_nodes,
+        l2_regularization=l2_regularization, class_weight=class_weight, early_stopping=False,
+        random_state=seed))
+
+
+#: name -> factory of a fresh, unfitted pipeline
+MODELS: dict[str, Callable[..., Any]] = {
+    "dummy": dummy, "logistic": logistic, "tree": tree, "forest": forest, "gbm": gbm}
+
+
+def available() -> list[str]:
+    """Names :func:`create` accepts."""
+    return list(MODELS)
+
+
+def hyperparameters(name: str) -> dict[str, object]:
+    """The keyword arguments model ``name`` takes, with their defaults."""
+    if name not in MODELS:
+        raise UnknownNameError("churn model", name, list(MODELS))
+    return {k: p.default for k, p in inspect.signature(MODELS[name]).parameters.items()}
+
+
+def create(name: str, **params: object):
+    """A new, unfitted scikit-learn pipeline for churn model ``name``.
+
+    Parameters
+    ----------
+    name
+        One of :func:`available`.
+    **params
+        Hyperparameters of that model (see :func:`hyperparameters`), including ``seed``.
+
+    Raises
+    ------
+    UnknownNameError
+        For a name not in :func:`available` (the closest is suggested).
+    ParameterError
+        For a hyperparameter the model does not have.
+    """
+    accepted = hyperparameters(name)
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ParameterError(f"{name} hyperparameter {unknown[0]!r}",
+                             "one of " + ", ".join(accepted), unknown[0])
+    return MODELS[name](**params)
