@@ -32,14 +32,25 @@ import pandas as pd
 
 from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import DataError, ParameterError
-from retaillab.metrics._util import RANK, check_k, check_same_ids, group_starts, require, top_k
+from retaillab.metrics._util import (
+    RANK,
+    check_k,
+    check_same_ids,
+    dense_codes,
+    group_starts,
+    require,
+    top_k,
+)
 
 #: Metric stems, in column order; ``ranking_per_user`` names them ``{stem}_at_{k}``.
 RANKING_STEMS = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate")
 
 
-def relevant_pairs(test: pd.DataFrame, threshold: float | None = None) -> pd.DataFrame:
-    """The distinct relevant (user, item) pairs of ``test``: all rows, or ``rating >= threshold``.
+def relevant_pairs(test: pd.DataFrame, threshold: float | None = None, *,
+                   distinct: bool = True) -> pd.DataFrame:
+    """The relevant (user, item) pairs of ``test``: all rows, or ``rating >= threshold``.
+
+    Each pair once, unless ``distinct=False`` (for callers that deduplicate by key).
     """
     require(test, "test", [C.user, C.item] + ([C.rating] if threshold is not None else []),
             fix=None if threshold is None else "pass threshold=None to count every test row "
@@ -55,7 +66,7 @@ def relevant_pairs(test: pd.DataFrame, threshold: float | None = None) -> pd.Dat
                             f"{test[C.rating].dtype}", source="test", column=C.rating)
         keep = (test[C.rating] >= threshold).fillna(False).to_numpy(dtype=bool)
         rel = test.loc[keep, [C.user, C.item]]
-    return rel.drop_duplicates()
+    return rel.drop_duplicates() if distinct else rel
 
 
 def ranking_per_user(recs: pd.DataFrame, test: pd.DataFrame, k: int, *,
@@ -77,23 +88,34 @@ def ranking_per_user(recs: pd.DataFrame, test: pd.DataFrame, k: int, *,
     """
     k = check_k(k)
     ranked = top_k(recs, k)
-    rel = relevant_pairs(test, threshold)
+    rel = relevant_pairs(test, threshold, distinct=False)
     if rel.empty:
         raise DataError("no relevant (user, item) pair" + (
             f": no rating >= {threshold}" if threshold is not None else ": test has no rows"),
             source="test", fix="lower the threshold or pass a non-empty test set")
     check_same_ids(ranked, rel, ("recs", "test"))
 
-    codes, users = pd.factorize(rel[C.user], sort=True)
-    n_users = len(users)
-    n_rel = np.bincount(codes, minlength=n_users)
+    # One integer code per user and item over both tables, then one int64 key per pair: the
+    # hits are a sorted search, not a merge (see bench/ranking_metrics.py).
+    n_test = len(rel)
     try:
-        hits = ranked.merge(rel, on=[C.user, C.item], how="inner")
-    except ValueError as err:  # ids of types pandas will not compare
+        user_codes, users = dense_codes(
+            pd.concat([rel[C.user], ranked[C.user]], ignore_index=True))
+    except TypeError as err:  # ids of types that cannot be ordered together
         raise DataError(f"recs and test ids cannot be matched ({err})", source="recs",
                         fix="convert user and item ids to one type in both tables") from None
-    code = users.get_indexer(hits[C.user])
-    rank = hits[RANK].to_numpy(dtype=np.float64)
+    item_codes, items = dense_codes(pd.concat([rel[C.item], ranked[C.item]],
+                                              ignore_index=True))
+    n_users, n_items = len(users), max(len(items), 1)
+    keys = user_codes.astype(np.int64) * n_items + item_codes
+    test_keys = np.sort(keys[:n_test])
+    test_keys = test_keys[np.r_[True, test_keys[1:] != test_keys[:-1]]]  # a pair counts once
+    n_rel = np.bincount(test_keys // n_items, minlength=n_users)
+    rec_keys = keys[n_test:]
+    at = np.minimum(np.searchsorted(test_keys, rec_keys), len(test_keys) - 1)
+    hit = test_keys[at] == rec_keys
+    code = user_codes[n_test:][hit]
+    rank = ranked[RANK].to_numpy(dtype=np.float64)[hit]
     order = np.lexsort((rank, code))
     code, rank = code[order], rank[order]
     starts = group_starts(code)
@@ -107,16 +129,19 @@ def ranking_per_user(recs: pd.DataFrame, test: pd.DataFrame, k: int, *,
     reciprocal = np.zeros(n_users)
     reciprocal[code[starts]] = 1.0 / rank[starts]  # the lowest rank comes first in each run
 
-    values = {
-        "precision": n_hits / k,
-        "recall": n_hits / n_rel,
-        "ndcg": dcg / ideal,
-        "map": ap_sum / np.minimum(n_rel, k),
-        "mrr": reciprocal,
-        "hit_rate": (n_hits > 0).astype(np.float64),
-    }
-    index = pd.Index(users, name=C.user)
-    return pd.DataFrame({f"{stem}_at_{k}": values[stem] for stem in RANKING_STEMS}, index=index)
+    with np.errstate(divide="ignore", invalid="ignore"):  # users without relevant items
+        values = {
+            "precision": n_hits / k,
+            "recall": n_hits / n_rel,
+            "ndcg": dcg / ideal,
+            "map": ap_sum / np.minimum(n_rel, k),
+            "mrr": reciprocal,
+            "hit_rate": (n_hits > 0).astype(np.float64),
+        }
+    counted = n_rel > 0  # users only in recs have no relevant item: no metric is defined
+    index = pd.Index(users[counted], name=C.user)
+    return pd.DataFrame({f"{stem}_at_{k}": values[stem][counted] for stem in RANKING_STEMS},
+                        index=index)
 
 
 def ranking(recs: pd.DataFrame, test: pd.DataFrame, k: int, *,

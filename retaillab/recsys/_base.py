@@ -23,7 +23,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from retaillab.data.schema import COLUMNS as C
-from retaillab.errors import DataError, NotFittedError, ParameterError
+from retaillab.errors import DataError, NotFittedError, ParameterError, failing_rows
 
 RECOMMENDATION_COLUMNS = [C.user, C.item, "score", "rank", "fallback"]
 PREDICTION_COLUMNS = [C.user, C.item, "prediction", "fallback"]
@@ -52,10 +52,17 @@ class Recommender(BaseEstimator):
 
     # -- shared -------------------------------------------------------------------------
     def fit(self, train: pd.DataFrame) -> Recommender:
-        """Learn from interactions (``user``, ``item``, and ``rating`` for rating models)."""
+        """Learn from interactions (``user``, ``item``, and ``rating`` for rating models).
+
+        Repeated (user, item) rows count once for top-N models (the user interacted with the
+        item); a rating model refuses them with a :class:`DataError`, since it cannot know
+        which rating holds.
+        """
         from scipy import sparse
 
         _check_interactions(train, type(self).__name__, self.needs_ratings)
+        if self.needs_ratings:
+            _check_no_repeated_ratings(train, type(self).__name__)
         self.users_ = pd.Index(pd.unique(train[C.user]), name=C.user)
         self.items_ = pd.Index(pd.unique(train[C.item]), name=C.item)
         users = self.users_.get_indexer(train[C.user])
@@ -156,3 +163,15 @@ def _check_interactions(frame: object, source: str, needs_ratings: bool) -> None
                         fix="pass the canonical interactions table (see retaillab.data.schema)")
     if frame.empty:
         raise DataError("the table has no rows", source=source, fix="pass a non-empty table")
+
+
+def _check_no_repeated_ratings(train: pd.DataFrame, source: str) -> None:
+    """A rating model cannot tell which of two ratings of one item by one user to believe."""
+    repeated = train.duplicated([C.user, C.item], keep=False).to_numpy()
+    if repeated.any():
+        raise DataError(
+            f"{int(repeated.sum()):,} rows rate an item the same user already rated",
+            source=source, column=C.item, n_bad=int(repeated.sum()),
+            rows=failing_rows(train, repeated, [C.user, C.item, C.rating, C.timestamp]),
+            fix="keep one rating per pair, e.g. train.sort_values('timestamp')"
+                ".drop_duplicates(['user', 'item'], keep='last')")

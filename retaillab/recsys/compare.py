@@ -104,10 +104,16 @@ def compare(interactions: pd.DataFrame, algorithms: Sequence[str] | Mapping[str,
 
     from retaillab import metrics
 
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise ParameterError("k", "a positive integer", k)
     specs = {a: {} for a in algorithms} if not isinstance(algorithms, Mapping) else {
         a: dict(p or {}) for a, p in algorithms.items()}
+    if not specs:
+        raise ParameterError("algorithms", "at least one name from recsys.available()", "none")
     frame = sample_users(interactions, n_users, seed)
     splits = list(folds(frame, split=split, ratio=ratio, seed=seed, n_folds=n_folds))
+    for fold, (train, test) in enumerate(splits):
+        check_overlap(train, test, source=f"fold {fold}")
     features = item_features(items) if items is not None else None
     rows, intervals, per_user, recs_by_model = [], [], {}, {}
     for name, params in tqdm(specs.items(), desc="models", disable=not progress):
@@ -133,6 +139,25 @@ def compare(interactions: pd.DataFrame, algorithms: Sequence[str] | Mapping[str,
             rows.append({"model": name, **mean})
     summary = pd.DataFrame(rows).set_index("model")
     return Comparison(summary, pd.DataFrame(intervals), per_user, recs_by_model, splits)
+
+
+def check_overlap(train: pd.DataFrame, test: pd.DataFrame, source: str = "test") -> None:
+    """Refuse a test set no model could be judged on: no test user appears in training.
+
+    Such a split scores only the cold-start fallback, so every model would tie. Partial
+    overlap is fine and documented: cold test users get the most popular items and count.
+    """
+    from retaillab.errors import DataError
+
+    if test.empty:
+        raise DataError("the test set has no rows", source=source,
+                        fix="use a smaller training ratio or more data per user")
+    if not test[C.user].isin(pd.Index(train[C.user].unique())).any():
+        raise DataError(f"none of the {test[C.user].nunique():,} test users appears in the "
+                        "training set, so every model would only serve its cold-start fallback",
+                        source=source, column=C.user,
+                        fix="split per user (split='stratified', 'chronological' or "
+                            "'leave_last') or check that both tables use the same user ids")
 
 
 def _evaluate(name, params, train, test, *, k, items, features, threshold):
