@@ -14,8 +14,10 @@ scikit-learn and matplotlib are imported only when a model is built or a figure 
 from retaillab.churn.compare import ChurnComparison, compare, folds, permutation_importance
 from retaillab.churn.metrics import METRICS, capture_at, fold_metrics, lift_at
 from retaillab.churn.registry import available, create, hyperparameters
+from retaillab.churn.retention import RetentionValue, retention_value
 
 __all__ = [
-    "METRICS", "ChurnComparison", "available", "capture_at", "compare", "create",
-    "fold_metrics", "folds", "hyperparameters", "lift_at", "permutation_importance",
+    "METRICS", "ChurnComparison", "RetentionValue", "available", "capture_at", "compare",
+    "create", "fold_metrics", "folds", "hyperparameters", "lift_at", "permutation_importance",
+    "retention_value",
 ]
