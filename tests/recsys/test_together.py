@@ -19,7 +19,7 @@ NAMES = pd.DataFrame({"item": ["a", "b", "c"], "name": ["Apples", "Bread", "Chee
 
 def test_order_baskets_by_hand():
     # N = 4 orders; a in 3, b in 3, c in 2; {a,b} in 2, {a,c} in 2, {b,c} in 1
-    model = BoughtTogether(basket="order", min_support=0.0, items=NAMES).fit(ORDERS)
+    model = BoughtTogether(basket="order", min_support=0.0, metric="lift", items=NAMES).fit(ORDERS)
     assert model.n_baskets_ == 4
     similar = model.similar_items("c", k=10).set_index("item")
     assert similar.index.tolist() == ["a", "b"]  # by lift
@@ -34,7 +34,7 @@ def test_order_baskets_by_hand():
 
 
 def test_recommendation_sums_the_metric_over_the_users_items():
-    lift = BoughtTogether(basket="order", min_support=0.0).fit(ORDERS)
+    lift = BoughtTogether(basket="order", min_support=0.0, metric="lift").fit(ORDERS)
     recs = lift.recommend(["u2"], k=5)  # u2 has a and c; only b is left
     assert recs["item"].tolist() == ["b"]
     # lift(a -> b) + lift(c -> b) = 2*4/(3*3) + 1*4/(2*3)
@@ -42,7 +42,8 @@ def test_recommendation_sums_the_metric_over_the_users_items():
     confidence = BoughtTogether(basket="order", min_support=0.0, metric="confidence")
     assert confidence.fit(ORDERS).recommend(["u2"], k=5)["score"].item() == \
         pytest.approx(2 / 3 + 1 / 2)
-    pruned = BoughtTogether(basket="order", min_support=0.0, min_confidence=0.6).fit(ORDERS)
+    pruned = BoughtTogether(basket="order", min_support=0.0, metric="lift",
+                            min_confidence=0.6).fit(ORDERS)
     assert pruned.recommend(["u2"], k=5)["score"].item() == pytest.approx(8 / 9)  # c->b: 0.5
 
 
@@ -82,7 +83,7 @@ def test_pairwise_measures_equal_mlxtend_rules():
 
 
 def test_rules_are_readable_and_can_be_longer():
-    model = BoughtTogether(basket="order", min_support=0.0, items=NAMES).fit(ORDERS)
+    model = BoughtTogether(basket="order", min_support=0.0, metric="lift", items=NAMES).fit(ORDERS)
     rules = model.rules(min_support=0.25, min_confidence=0.5, max_len=3)
     assert list(rules.columns) == ["antecedents", "consequents", "antecedent_names",
                                    "consequent_names", "support", "confidence", "lift"]
