@@ -12,12 +12,13 @@ scikit-learn and matplotlib are imported only when a model is built or a figure 
 """
 
 from retaillab.churn.compare import ChurnComparison, compare, folds, permutation_importance
+from retaillab.churn.features import churn_labels, churn_table, transaction_features
 from retaillab.churn.metrics import METRICS, capture_at, fold_metrics, lift_at
 from retaillab.churn.registry import available, create, hyperparameters
 from retaillab.churn.retention import RetentionValue, retention_value
 
 __all__ = [
-    "METRICS", "ChurnComparison", "RetentionValue", "available", "capture_at", "compare",
-    "create", "fold_metrics", "folds", "hyperparameters", "lift_at", "permutation_importance",
-    "retention_value",
+    "METRICS", "ChurnComparison", "RetentionValue", "available", "capture_at", "churn_labels",
+    "churn_table", "compare", "create", "fold_metrics", "folds", "hyperparameters",
+    "lift_at", "permutation_importance", "retention_value", "transaction_features",
 ]
