@@ -118,9 +118,10 @@ def _segment(r: int, f: int) -> str:
 
 
 def _quintile(values: pd.Series, higher_is_better: bool = True) -> pd.Series:
-    """Scores 1..5 by rank (ties broken by order), 5 = best."""
-    ranks = values.rank(method="first", ascending=higher_is_better)
-    return np.ceil(ranks / len(values) * 5).clip(1, 5).astype(int)
+    """Scores 1..5 from the share of customers strictly worse (5 = best); ties share a
+    score, so with many ties (most customers never repeat) the quintiles are unequal."""
+    below = values.rank(method="min", ascending=higher_is_better) - 1
+    return (np.floor(below / len(values) * 5) + 1).clip(1, 5).astype(int)
 
 
 def rfm_scores(summary: pd.DataFrame) -> pd.DataFrame:
@@ -128,8 +129,9 @@ def rfm_scores(summary: pd.DataFrame) -> pd.DataFrame:
 
     Recency here is the RFM sense, time since the last purchase (``T - recency``): the more
     recent, the higher ``r_score``. Frequency counts all purchase days (``frequency + 1``);
-    monetary value is ``monetary_value``. Ties are broken by row order so quintiles are equal
-    sized. ``rfm_score`` is the three digits as a string, e.g. "545".
+    monetary value is ``monetary_value``. Quintiles are equal sized when values are
+    distinct; tied customers get the same score. ``rfm_score`` is the three digits as a
+    string, e.g. "545".
     """
     from retaillab.clv._validate import numeric_columns
 

@@ -49,10 +49,18 @@ def test_hand_made_summary():
 
 def test_scores_and_segments(cdnow_summary):
     seg = clv.rfm_segments(cdnow_summary)
-    for col in ("r_score", "f_score", "m_score"):
-        counts = seg[col].value_counts()
-        assert set(counts.index) == {1, 2, 3, 4, 5}
-        assert counts.max() - counts.min() <= 1  # equal-size quintiles
+    value = {"r_score": -(cdnow_summary["T"] - cdnow_summary["recency"]),
+             "f_score": cdnow_summary["frequency"], "m_score": cdnow_summary["monetary_value"]}
+    for col, v in value.items():
+        # monotone in the value, ties share a score, the worst get 1 and the best 5
+        order = np.argsort(v.to_numpy(), kind="stable")
+        assert np.all(np.diff(seg[col].to_numpy()[order]) >= 0), col
+        assert seg[col].groupby(v.to_numpy()).nunique().max() == 1, col
+        assert seg.loc[v.idxmin(), col] == 1 and seg.loc[v.idxmax(), col] == 5, col
+    # quintiles of distinct values are equal-sized
+    distinct = clv.rfm_scores(pd.DataFrame({"frequency": np.arange(100), "recency": 0.0,
+                                            "T": 1.0, "monetary_value": np.arange(100.0)}))
+    assert distinct["f_score"].value_counts().tolist() == [20] * 5
     best = cdnow_summary["frequency"].idxmax()
     assert seg.loc[best, "f_score"] == 5
     assert not seg["segment"].isna().any()

@@ -1,0 +1,130 @@
+"""Compare CLV models on one calibration/holdout split, each logged as an MLflow child run.
+
+:func:`compare` is what ``notebooks/clv_compare.ipynb`` calls: it summarises transactions,
+fits every requested model, scores the holdout against the baselines, and returns the tables
+the notebook shows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retaillab.clv import baselines as base
+from retaillab.clv.evaluation import (
+    conditional_by_frequency,
+    holdout_metrics,
+    holdout_table,
+    tracking,
+)
+from retaillab.clv.registry import available, create
+from retaillab.clv.rfm import rfm_summary
+from retaillab.clv.value import customer_lifetime_value, month_length
+from retaillab.errors import ParameterError, UnknownNameError
+
+__all__ = ["ClvComparison", "compare"]
+
+
+@dataclass
+class ClvComparison:
+    """What :func:`compare` found (every frame indexed by model or by customer)."""
+
+    summary: pd.DataFrame
+    models: dict[str, Any]
+    parameters: pd.DataFrame
+    metrics: pd.DataFrame
+    holdout: pd.DataFrame
+    tracking: pd.DataFrame
+    by_frequency: pd.DataFrame
+    p_alive: pd.DataFrame
+    clv: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def compare(tx: pd.DataFrame, *, models: Sequence[str], calibration_end: object,
+            holdout_end: object, unit: str = "W", discount_rate: float = 0.01,
+            horizon: int = 12, penalizer: float = 0.0, run: Any = None) -> ClvComparison:
+    """Fit ``models`` (registry names) on calibration, score the holdout, compute CLV.
+
+    Transaction models are scored against the rate and last-period baselines; when
+    ``gamma_gamma`` is among ``models`` each transaction model's discounted CLV over
+    ``horizon`` months is computed with it, beside the simple AOV x frequency x lifetime
+    baseline. With ``run`` (a :class:`retaillab.tracking.NotebookRun`) every model and
+    baseline is one child run with its params, log-likelihood, holdout metrics and timings.
+    """
+    for name in models:
+        if name not in available():
+            raise UnknownNameError("CLV model", name, available())
+    transaction_names = [m for m in models if m in available("transactions")]
+    if not transaction_names:
+        raise ParameterError("models", "at least one of " + ", ".join(available(
+            "transactions")), list(models))
+    summary = rfm_summary(tx, calibration_end=calibration_end, unit=unit,
+                          holdout_end=holdout_end)
+    duration = float(summary["duration_holdout"].iloc[0])
+    fitted, timings, param_rows = {}, {}, []
+    for name in models:
+        model = create(name, penalizer=penalizer)
+        start = time.perf_counter()
+        model.fit(summary)
+        timings[name] = {"fit_seconds": time.perf_counter() - start}
+        fitted[name] = model
+        param_rows.append(model.summary().reset_index().assign(model=name))
+    transaction_models = {n: fitted[n] for n in transaction_names}
+    baselines = {
+        "rate_baseline": base.rate_baseline(summary, duration),
+        "last_period_baseline": base.last_period_baseline(
+            tx, summary, calibration_end=calibration_end, length=duration, unit=unit),
+    }
+    start = time.perf_counter()
+    table = holdout_table(summary, transaction_models, baselines)
+    predict_seconds = (time.perf_counter() - start) / len(transaction_models)
+    metrics = holdout_metrics(table)
+    p_alive = pd.DataFrame({n: m.conditional_probability_alive(summary)
+                            for n, m in transaction_models.items()}, index=summary.index)
+    clv = pd.DataFrame(index=summary.index)
+    if "gamma_gamma" in fitted:
+        for n, m in transaction_models.items():
+            clv[n] = customer_lifetime_value(m, fitted["gamma_gamma"], summary, months=horizon,
+                                             discount_rate=discount_rate, unit=unit)
+        clv["simple_clv"] = base.simple_clv(summary, lifetime=horizon * month_length(unit))
+    track = tracking(tx, transaction_models, calibration_end=calibration_end,
+                     holdout_end=holdout_end, unit=unit)
+    result = ClvComparison(summary, fitted, pd.concat(param_rows, ignore_index=True)
+                           .set_index(["model", "parameter"]), metrics, table, track,
+                           conditional_by_frequency(table), p_alive, clv)
+    if run is not None:
+        _log(run, result, timings, predict_seconds, penalizer=penalizer, unit=unit)
+    return result
+
+
+def _log(run, result: ClvComparison, timings, predict_seconds, *, penalizer, unit) -> None:
+    for name, model in result.models.items():
+        params = {"penalizer": penalizer, "unit": unit,
+                  **{f"estimate.{k}": round(v, 6) for k, v in model.params_.items()}}
+        with run.model(name, params) as child:
+            values = {"log_likelihood": model.log_likelihood_,
+                      "n_customers": model.n_customers_, **timings[name]}
+            values.update({f"se_{k}": v for k, v in model.standard_errors_.items()
+                           if np.isfinite(v)})
+            if name in result.metrics.index:
+                values.update(result.metrics.loc[name].to_dict())
+                values["predict_seconds"] = predict_seconds
+            if name in result.clv.columns:
+                values["mean_clv"] = float(result.clv[name].mean())
+            child.log_metrics(values)
+    for name in ("rate_baseline", "last_period_baseline"):
+        with run.model(name, {"unit": unit, "kind": "baseline"}) as child:
+            child.log_metrics(result.metrics.loc[name].to_dict())
+
+
+def clv_deciles(clv: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
+    """Mean CLV per decile of ``reference`` (default: the first column), for each column."""
+    reference = reference or clv.columns[0]
+    ranks = clv[reference].rank(method="first")
+    decile = np.ceil(ranks / len(clv) * 10).clip(1, 10).astype(int)
+    return clv.groupby(decile.to_numpy()).mean().rename_axis("decile")
