@@ -22,7 +22,7 @@ import numpy as np
 
 from retaillab import data, recsys
 
-SAMPLE = 5
+SAMPLE = 3
 MODELS = [(name, {}) for name in recsys.registry.MODELS
           if "surprise_family" in recsys.registry.MODELS[name]]
 MODELS.append(("knn_basic", {"user_based": False}))
