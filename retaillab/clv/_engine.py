@@ -62,6 +62,12 @@ class Fitter:
         return {"penalizer": self.penalizer, "initial": self.initial, "tol": self.tol,
                 "max_iter": self.max_iter}
 
+    def __getattr__(self, name: str):
+        # learned attributes (``params_``, ...) before fit: say so, not a bare AttributeError
+        if name.endswith("_") and not name.startswith("_"):
+            raise NotFittedError(self)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
             raise NotFittedError(self)
@@ -73,8 +79,7 @@ class Fitter:
         inner = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
         return f"{name}({inner}, log_likelihood={self.log_likelihood_:.2f})"
 
-    @property
-    def _theta(self) -> np.ndarray:
+    def _fitted_theta(self) -> np.ndarray:
         self._check_fitted()
         return np.array([self.params_[n] for n in self._names])
 
@@ -191,7 +196,7 @@ class Fitter:
         Intervals are Wald intervals on the log scale, ``exp(log(est) -/+ 1.96 se_log)``, so
         they stay positive (the scale the optimiser works on).
         """
-        theta = self._theta
+        theta = self._fitted_theta()
         return pd.DataFrame({
             "estimate": theta,
             "se": [self.standard_errors_[n] for n in self._names],
@@ -207,14 +212,31 @@ class Fitter:
         """Each customer's log-likelihood at the fitted parameters."""
         data = self._prepare(self._data(summary))
         with np.errstate(all="ignore"):
-            return self._loglik(self._theta, *data)
+            return self._loglik(self._fitted_theta(), *data)
+
+
+def unique_rows(*columns: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
+    """Distinct rows of equal-length columns: (unique columns, inverse index, counts).
+
+    A lexicographic sort of the columns; several times faster than ``np.unique(axis=0)``,
+    which sorts rows as opaque byte strings.
+    """
+    order = np.lexsort(columns[::-1])
+    ordered = [c[order] for c in columns]
+    new = np.ones(len(order), dtype=bool)
+    if len(order) > 1:
+        new[1:] = np.any([c[1:] != c[:-1] for c in ordered], axis=0)
+    group = np.cumsum(new) - 1
+    inverse = np.empty(len(order), dtype=np.intp)
+    inverse[order] = group
+    counts = np.bincount(group)
+    return tuple(c[new] for c in ordered), inverse, counts
 
 
 def _compress(data: tuple[np.ndarray, ...]) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
     """Unique rows of the sufficient statistics and how many customers share each."""
-    stacked = np.column_stack(data)
-    unique, counts = np.unique(stacked, axis=0, return_counts=True)
-    return tuple(unique[:, i].copy() for i in range(unique.shape[1])), counts.astype(float)
+    unique, _, counts = unique_rows(*data)
+    return unique, counts.astype(float)
 
 
 def _central_gradient(func, x: np.ndarray, step: float = 1e-6) -> np.ndarray:

@@ -63,18 +63,18 @@ class TransactionModel(Fitter):
         """P(alive at T | frequency, recency, T) for each customer."""
         x, tx, big_t = _as_arrays(frequency, recency, T)
         with np.errstate(all="ignore"):
-            return self._p_alive(self._theta, x, tx, big_t)
+            return self._p_alive(self._fitted_theta(), x, tx, big_t)
 
     def expected_purchases(self, t) -> np.ndarray:
         """E[X(t)]: repeat purchases of a new customer in ``(0, t]`` (unconditional)."""
-        theta = self._theta
+        theta = self._fitted_theta()
         with np.errstate(all="ignore"):
             return self._expected(theta, _as_time(t))
 
     def conditional_expected_purchases(self, t, frequency, recency=None, T=None) -> np.ndarray:
         """E[Y(t) | frequency, recency, T]: expected purchases in ``(T, T + t]``."""
         x, tx, big_t = _as_arrays(frequency, recency, T)
-        theta = self._theta
+        theta = self._fitted_theta()
         with np.errstate(all="ignore"):
             return self._conditional(theta, _as_time(t), x, tx, big_t)
 

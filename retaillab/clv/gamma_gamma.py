@@ -93,7 +93,7 @@ class GammaGamma(Fitter):
         """E[Z | m_x, x] (note 025, eq. 5): a weighted mean of the population mean
         ``p gamma / (q - 1)`` and the customer's ``m_x``; the population mean when ``x = 0``.
         """
-        p, q, g = self._theta
+        p, q, g = self._fitted_theta()
         if isinstance(frequency, pd.DataFrame):
             x, m = numeric_columns(frequency, (FREQUENCY, MONETARY), "summary")
         else:
@@ -108,7 +108,7 @@ class GammaGamma(Fitter):
 
     def expected_average_profit(self) -> float:
         """Population mean spend per transaction, ``p gamma / (q - 1)``."""
-        p, q, g = self._theta
+        p, q, g = self._fitted_theta()
         return float(p * g / (q - 1)) if q > 1 else float("inf")
 
     def customer_lifetime_value(self, transaction_model, summary: pd.DataFrame, *,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from retaillab.clv._engine import unique_rows
 from retaillab.clv._transaction import TransactionModel
 
 __all__ = ["ParetoNBD"]
@@ -77,8 +78,10 @@ class ParetoNBD(TransactionModel):
         evaluates each hypergeometric once per distinct (x, t_x) and (x, T)."""
         from scipy.special import gammaln
 
-        if prep is None:
-            prep = self._prepare((x, tx, big_t))[3:]
+        if prep is None:  # predictions: evaluate row by row, no sorting
+            ident = np.arange(np.size(x))
+            x, tx, big_t = (np.ravel(v) for v in np.broadcast_arrays(x, tx, big_t))
+            prep = ((x, ident), (x, tx, ident), (x, big_t, ident))
         (xu, xinv), (x1, t1, inv1), (x2, t2, inv2) = prep
         r, alpha, s, beta = theta
         head = (gammaln(r + xu) - gammaln(r) + r * np.log(alpha) + s * np.log(beta))[xinv]
@@ -91,12 +94,12 @@ class ParetoNBD(TransactionModel):
     @staticmethod
     def _prepare(data):
         x, tx, big_t = data[:3]
-        xu, xinv = np.unique(x, return_inverse=True)
+        (xu,), xinv, _ = unique_rows(x)
         pairs = []
         for t in (tx, big_t):
-            both, inv = np.unique(np.column_stack([x, t]), axis=0, return_inverse=True)
-            pairs.append((both[:, 0].copy(), both[:, 1].copy(), inv.ravel()))
-        return (x, tx, big_t, (xu, xinv.ravel()), *pairs)
+            (xp, tp), inv, _ = unique_rows(x, t)
+            pairs.append((xp, tp, inv))
+        return (x, tx, big_t, (xu, xinv), *pairs)
 
     def _loglik(self, theta, x, tx, big_t, *prep):
         """Note 009 eq. (22), as the sum of two positive terms."""
@@ -104,8 +107,9 @@ class ParetoNBD(TransactionModel):
 
     def _p_alive(self, theta, x, tx, big_t):
         """Note 009 eq. (24): the alive term of the likelihood over the whole likelihood."""
+        shape = np.broadcast(x, tx, big_t).shape
         alive, total = self._log_alive_and_total(theta, x, tx, big_t)
-        return np.exp(np.minimum(alive - total, 0.0))
+        return np.exp(np.minimum(alive - total, 0.0)).reshape(shape)
 
     def _expected(self, theta, t):
         """Note 009 eq. (27) (s != 1; s = 1 by its limit)."""

@@ -24,6 +24,7 @@ from retaillab.errors import ParameterError
 __all__ = ["customer_lifetime_value", "month_length"]
 
 DAYS_PER_MONTH = 365.25 / 12
+_CHUNK = 200_000  # customers scored at once (bounds memory at months x chunk floats)
 
 
 def month_length(unit: str) -> float:
@@ -56,10 +57,14 @@ def customer_lifetime_value(transaction_model, spend_model, summary: pd.DataFram
         raise ParameterError("month_length", "> 0", month_length)
     spend = spend_model.conditional_expected_average_profit(summary)
     x, tx, big_t = (summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
-    total = np.zeros(len(summary))
-    previous = np.zeros(len(summary))
-    for i in range(1, int(months) + 1):
-        cumulative = transaction_model.conditional_expected_purchases(i * length, x, tx, big_t)
-        total += spend * (cumulative - previous) / (1 + discount_rate) ** i
-        previous = cumulative
+    steps = np.arange(1, int(months) + 1, dtype=float)
+    ends = (steps * length)[:, None]  # every month at once: P(alive) is computed once
+    weights = (1 + discount_rate) ** -steps
+    total = np.empty(len(summary))
+    for lo in range(0, len(summary), _CHUNK):
+        part = slice(lo, lo + _CHUNK)
+        cumulative = transaction_model.conditional_expected_purchases(
+            ends, x[part], tx[part], big_t[part])
+        in_month = np.diff(cumulative, axis=0, prepend=0.0)
+        total[part] = spend[part] * (weights @ in_month)
     return pd.Series(total, index=summary.index, name="clv")

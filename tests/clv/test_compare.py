@@ -1,0 +1,68 @@
+"""The comparison driver logs one child run per model and baseline."""
+
+from __future__ import annotations
+
+import pytest
+
+from retaillab import clv, tracking
+from retaillab.clv.compare import clv_deciles, compare
+from retaillab.errors import NotFittedError, ParameterError, UnknownNameError
+
+
+def test_compare_logs_child_runs(cdnow_tx, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")
+    tracking._CLIENTS.clear()
+    run = tracking.notebook_run(None, experiment="clv-compare-test", params={})
+    result = compare(cdnow_tx, models=["bg_nbd", "gamma_gamma"], calibration_end="1997-09-30",
+                     holdout_end="1998-06-30", run=run)
+    run.close()
+    children = tracking.Run(run.run_id, run.experiment_id).children()
+    logged = {c.data.tags[tracking.RUN_NAME_TAG]: c.data for c in children}
+    assert set(logged) == {"bg_nbd", "gamma_gamma", "rate_baseline", "last_period_baseline"}
+    bg = logged["bg_nbd"]
+    assert bg.metrics["log_likelihood"] == pytest.approx(-9582.43, abs=0.01)
+    for metric in ("mae", "rmse", "correlation", "fit_seconds", "predict_seconds", "se_r"):
+        assert metric in bg.metrics, metric
+    assert float(bg.params["estimate.r"]) == pytest.approx(0.2426, abs=1e-4)
+    assert bg.metrics["mae"] == pytest.approx(result.metrics.loc["bg_nbd", "mae"])
+    assert list(result.clv.columns) == ["bg_nbd", "simple_clv"]
+    deciles = clv_deciles(result.clv)
+    assert list(deciles.index) == list(range(1, 11))
+    assert deciles["bg_nbd"].is_monotonic_increasing
+    tracking._CLIENTS.clear()
+
+
+def test_compare_refuses_unknown_or_spend_only_models(cdnow_tx):
+    with pytest.raises(UnknownNameError, match="Did you mean 'bg_nbd'"):
+        compare(cdnow_tx, models=["bg_nbdd"], calibration_end="1997-09-30",
+                holdout_end="1998-06-30")
+    with pytest.raises(ParameterError, match="models must be at least one of"):
+        compare(cdnow_tx, models=["gamma_gamma"], calibration_end="1997-09-30",
+                holdout_end="1998-06-30")
+
+
+@pytest.mark.parametrize("name", clv.available())
+def test_contract(name, cdnow_summary):
+    """Every registered model: keyword-only hyperparameters stored as given, fit returns
+    self, learned state ends in _, a summary table, a clear not-fitted error."""
+    model = clv.create(name, penalizer=0.0)
+    assert model.get_params()["penalizer"] == 0.0
+    with pytest.raises(TypeError):
+        type(model)(0.1)  # hyperparameters are keyword-only
+    with pytest.raises(NotFittedError, match="is not fitted"):
+        _ = model.params_
+    assert model.fit(cdnow_summary) is model
+    table = model.summary()
+    assert list(table.columns) == ["estimate", "se", "lower_95", "upper_95"]
+    assert list(table.index) == list(model.params_)
+    assert (table["lower_95"] < table["estimate"]).all()
+    assert (table["estimate"] < table["upper_95"]).all()
+    assert model.log_likelihood(cdnow_summary) == pytest.approx(model.log_likelihood_)
+
+
+def test_penalizer_shrinks_the_parameters(cdnow_summary):
+    plain = clv.BetaGeo().fit(cdnow_summary)
+    shrunk = clv.BetaGeo(penalizer=0.1).fit(cdnow_summary)
+    norm = sum(v**2 for v in shrunk.params_.values())
+    assert norm < sum(v**2 for v in plain.params_.values())
+    assert shrunk.log_likelihood_ < plain.log_likelihood_
