@@ -49,7 +49,8 @@ def test_not_fitted_and_bad_hyperparameters(cls):
 
 
 def test_gamma_gamma_without_repeat_spend():
-    with pytest.raises(DataError, match="no customer has frequency > 0"):
+    with (pytest.raises(DataError, match="no customer has frequency > 0"),
+          pytest.warns(UserWarning, match="dropped 2 of 2 repeat customers")):
         clv.GammaGamma().fit(frame(monetary_value=[0.0, 0.0, -2.0]))
 
 
