@@ -115,12 +115,11 @@ class BetaGeo(TransactionModel):
         return c / (a - 1) * bracket * self._p_alive(theta, x, tx, big_t)
 
     def _expected(self, theta, t):
-        """Eq. (9) (the conditional expectation of a customer born at 0 with no history)."""
+        """E[X(t)], eq. (9): eq. (10) for a customer born at 0 with no history. For MBG/NBD
+        this includes the chance of dropping out right after the first purchase, giving
+        ``b/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b+1; a+b; t/(alpha+t))]`` (lifetimes 0.11
+        has ``(a+b-1)/(a-1)`` in front, which disagrees with its own conditional formula)."""
         zero = np.zeros_like(t)
-        if not self._modified:
-            return self._conditional(theta, t, zero, zero, zero)
-        # MBG: a new customer may drop out at time 0, so E[X(t)] = b/(a-1) [...]; the
-        # conditional formula at x = tx = T = 0 gives exactly this (Batislam et al. eq. 8).
         return self._conditional(theta, t, zero, zero, zero)
 
 
