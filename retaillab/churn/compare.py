@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from retaillab.churn._checks import check_folds, features_and_target
-from retaillab.churn.metrics import LOWER_IS_BETTER, METRICS, fold_metrics
+from retaillab.churn.metrics import METRICS, fold_metrics
 from retaillab.churn.registry import create, hyperparameters
 from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import ParameterError
@@ -208,8 +208,8 @@ def _compare(features: pd.DataFrame, y: np.ndarray, specs: dict[str, dict[str, A
     splits = folds(y, n_splits=n_splits, n_repeats=n_repeats, seed=seed)
     fold_rows, predictions, table = [], [], []
     for name, params in tqdm(specs.items(), desc="models", disable=not progress):
-        shown = {k: v for k, v in {**hyperparameters(name), **params}.items()}
-        context = run.model(name, {**shown, "n_splits": n_splits, "n_repeats": n_repeats}) \
+        shown = {**hyperparameters(name), **params, "n_splits": n_splits, "n_repeats": n_repeats}
+        context = run.model(name, shown) \
             if run is not None else nullcontext()
         with context as child:
             rows = []
@@ -277,8 +277,3 @@ def permutation_importance(model: Any, features: pd.DataFrame, y: np.ndarray,
     return pd.DataFrame({"feature": list(features.columns), "importance": found.importances_mean,
                          "std": found.importances_std}).sort_values(
         "importance", ascending=False, kind="stable").reset_index(drop=True)
-
-
-def better(metric: str, a: float, b: float) -> bool:
-    """Whether ``a`` is a better value of ``metric`` than ``b``."""
-    return a < b if metric in LOWER_IS_BETTER else a > b

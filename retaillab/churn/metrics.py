@@ -58,12 +58,21 @@ def _top_count(q: float, n: int) -> int:
 
 def _churners_in_top(y: np.ndarray, s: np.ndarray, k: int) -> float:
     """Expected churners among the ``k`` best scores when ties are broken at random."""
-    order = np.argsort(-s, kind="stable")
-    threshold = s[order[k - 1]]
-    above = s > threshold
-    tied = s == threshold
-    room = k - int(above.sum())
-    return float(y[above].sum() + room * y[tied].sum() / tied.sum())
+    return float(ranked_cumsum(s, y.astype("float64"))[k])
+
+
+def ranked_cumsum(score: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Running sums of ``values`` over customers by descending ``score``, ties averaged.
+
+    Entry ``k`` (``k = 0 .. n``) is the expected sum over the ``k`` best-scored customers when
+    ties are broken at random: each member of a tied block counts as the block's mean.
+    """
+    order = np.argsort(-score, kind="stable")
+    ranked = score[order]
+    block = np.concatenate([[0], np.cumsum(ranked[1:] != ranked[:-1])]) if ranked.size else \
+        np.zeros(0, dtype=int)
+    means = np.bincount(block, weights=values[order]) / np.bincount(block)
+    return np.concatenate([[0.0], np.cumsum(means[block])])
 
 
 def capture_at(y_true: object, score: object, q: float) -> float:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from retaillab.churn.compare import ChurnComparison
+from retaillab.churn.metrics import ranked_cumsum
 from retaillab.churn.retention import RetentionValue
 
 __all__ = ["calibration_plot", "lift_chart", "pr_curves", "profit_curve", "roc_curves"]
@@ -81,10 +82,11 @@ def calibration_plot(result: ChurnComparison, n_bins: int = 10):
 
 
 def _gains(churned: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(-score, kind="stable")
-    hits = np.cumsum(churned[order])
+    """Depth ``k / n`` and capture rate at it, ``k = 1 .. n``, ties at their expectation (as
+    :func:`~retaillab.churn.capture_at`), so a constant score draws the diagonal."""
+    hits = ranked_cumsum(score, churned.astype("float64"))[1:]
     depth = np.arange(1, churned.size + 1) / churned.size
-    return depth, hits / max(hits[-1], 1)
+    return depth, hits / max(hits[-1], 1.0)
 
 
 def lift_chart(result: ChurnComparison, repeat: int = 0):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from retaillab.churn.metrics import ranked_cumsum
 from retaillab.errors import DataError, ParameterError
 
 __all__ = ["RetentionValue", "retention_value"]
@@ -135,19 +136,10 @@ def retention_value(scores: object, outcome: object = None, *, contact_cost: flo
     else:
         v = _vector("value_kept", value_kept, n)
     gain = c * gamma * (v - d) - (1 - c) * delta * d - f
-    order = np.argsort(-s, kind="stable")
-    ranked = s[order]
-    # ties: every member of a tied block contributes the block's mean (expected under a random
+    # ties: each member of a tied block counts as the block's mean (expected under a random
     # order of the block), so each prefix sum is the expectation the docstring promises
-    block = np.concatenate([[0], np.cumsum(ranked[1:] != ranked[:-1])])
-    size = np.bincount(block)
-
-    def expected(x: np.ndarray) -> np.ndarray:
-        return (np.bincount(block, weights=x[order]) / size)[block]
-
-    zero = np.zeros(1)
-    profit = np.concatenate([zero, np.cumsum(expected(gain))])
-    churners = np.concatenate([zero, np.cumsum(expected(c))])
+    profit = ranked_cumsum(s, gain)
+    churners = ranked_cumsum(s, c)
     curve = pd.DataFrame({"depth": np.arange(n + 1) / n, "targeted": np.arange(n + 1),
                           "churners": churners, "retained": gamma * churners,
                           "profit": profit})

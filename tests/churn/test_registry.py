@@ -72,3 +72,27 @@ def test_missing_values_are_imputed_with_the_training_median(split):
 def test_unknown_model_suggests_the_closest():
     with pytest.raises(UnknownNameError, match="Did you mean 'logistic'"):
         churn.create("logistc")
+
+
+def test_gbm_class_weights_are_balanced_sample_weights(split):
+    """Histogram gradient boosting's class_weight="balanced" is the same fit as passing each
+    row the weight n / (2 n_class) through sample_weight."""
+    x_train, y_train, x_test, _ = split
+    weighted = churn.create("gbm", max_iter=20).fit(x_train, y_train)
+    plain = churn.create("gbm", max_iter=20, class_weight=None)
+    n, churners = len(y_train), y_train.sum()
+    weight = np.where(y_train, n / (2 * churners), n / (2 * (n - churners)))
+    plain.fit(x_train, y_train, model__sample_weight=weight)
+    assert np.allclose(weighted.predict_proba(x_test), plain.predict_proba(x_test))
+    unweighted = churn.create("gbm", max_iter=20, class_weight=None).fit(x_train, y_train)
+    assert not np.allclose(weighted.predict_proba(x_test), unweighted.predict_proba(x_test))
+
+
+def test_importing_churn_loads_neither_sklearn_nor_matplotlib():
+    import subprocess
+    import sys
+
+    code = "import sys; from retaillab import churn; print(' '.join(sys.modules))"
+    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                check=True).stdout.split())
+    assert not loaded & {"sklearn", "matplotlib", "scipy", "mlflow"}
