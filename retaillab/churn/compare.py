@@ -201,16 +201,18 @@ def compare(customers: pd.DataFrame, target: str = C.churn,
 def _compare(features: pd.DataFrame, y: np.ndarray, specs: dict[str, dict[str, Any]], *,
              n_splits: int, n_repeats: int, seed: int, run: Any, importance: int,
              progress: bool) -> ChurnComparison:
-    from tqdm.auto import tqdm
-
     from retaillab.metrics import confidence_interval
 
     splits = folds(y, n_splits=n_splits, n_repeats=n_repeats, seed=seed)
     fold_rows, predictions, table = [], [], []
-    for name, params in tqdm(specs.items(), desc="models", disable=not progress):
+    named: Any = specs.items()
+    if progress:  # tqdm.auto warns in a notebook without ipywidgets: import it only if asked
+        from tqdm.auto import tqdm
+
+        named = tqdm(named, desc="models")
+    for name, params in named:
         shown = {**hyperparameters(name), **params, "n_splits": n_splits, "n_repeats": n_repeats}
-        context = run.model(name, shown) \
-            if run is not None else nullcontext()
+        context = run.model(name, shown) if run is not None else nullcontext()
         with context as child:
             rows = []
             for i, (train, test) in enumerate(splits):
