@@ -30,6 +30,8 @@ def features_and_target(customers: object, target: str,
         have = ", ".join(map(str, customers.columns)) or "no columns"
         raise DataError(f"no target column {target!r}; it has {have}", source=SOURCE,
                         column=target, fix="name the churn label column with target=...")
+    if len(customers) == 0:
+        raise DataError("no customers (the table has no rows)", source=SOURCE)
     y = binary_target(customers[target], target)
     features = customers.drop(columns=[target, *[c for c in drop if c in customers.columns]])
     if features.shape[1] == 0:

@@ -153,6 +153,8 @@ def test_other_bad_settings_are_named():
     frame = toy_customers(60)
     with pytest.raises(DataError, match="dates are not model features"):
         churn.compare(frame.assign(when=pd.Timestamp("2024-01-01")))
+    with pytest.raises(DataError, match="no customers"):
+        churn.compare(frame.head(0))
     with pytest.raises(DataError, match="no feature column"):
         churn.compare(frame[["customer", "churn"]])
     with pytest.raises(DataError, match="fewer than n_splits"):
