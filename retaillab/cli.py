@@ -152,9 +152,13 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
-    """For now: the summary of the built-in data sets (later: the whole comparison)."""
+    """The data sets, then every comparison at full size, a tuning study and the report."""
+    from retaillab import quickstart
+
     print("retaillab quickstart: the built-in data sets, read offline from installed packages\n")
-    return cmd_datasets(argparse.Namespace(names=[]))
+    cmd_datasets(argparse.Namespace(names=[]))
+    print()
+    return quickstart.run(args.suite, progress=not args.quiet)
 
 
 def _print_table(rows: list[dict], columns: list[str]) -> None:
@@ -174,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME", help="only these (default: all)")
     p.set_defaults(func=cmd_datasets)
     p = sub.add_parser("quickstart", help="the first look: what `make quickstart` runs")
+    p.add_argument("--suite", default="experiments/quickstart.yaml",
+                   help="the suite of specs to run (default: experiments/quickstart.yaml)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_quickstart)
     p = sub.add_parser("validate", help="check a CSV/Parquet file as a canonical table",
                        description="Check a CSV or Parquet file as one of the canonical tables.")

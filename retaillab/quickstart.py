@@ -1,0 +1,121 @@
+"""``make quickstart``: every comparison at full size, a short tuning study and one report.
+
+The suite file (``experiments/quickstart.yaml``) lists ordinary experiment specs to run, an
+optional tuning spec with its number of trials, and where the report goes. Each stage goes
+through the same command a user would type (``retaillab run``, ``tune``, ``report``), so the
+quickstart records nothing a user could not reproduce stage by stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from retaillab.spec import SpecError
+
+SUITE = Path("experiments/quickstart.yaml")
+#: The few metrics printed per experiment (the report and ``retaillab runs`` show them all).
+SHOWN = ("ndcg_at_10", "precision_at_10", "rmse", "roc_auc", "pr_auc", "lift_at_10", "mae",
+         "correlation", "fit_seconds")
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A validated quickstart suite."""
+
+    path: Path
+    runs: list[Path]
+    tune: dict[str, Any] = field(default_factory=dict)
+    report: Path | None = None
+
+
+def load_suite(path: str | Path, root: Path | None = None) -> Suite:
+    """Read ``experiments/quickstart.yaml``; every error names the file and the key."""
+    import yaml
+
+    from retaillab.tracking import project_root
+
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError("no such suite file", source=str(path),
+                        fix="give the path of a YAML file like experiments/quickstart.yaml")
+    raw = yaml.safe_load(path.read_text()) or {}
+    root = root or project_root(path.parent)
+    known = {"name", "runs", "tune", "report"}
+    for key in raw:
+        if key not in known:
+            raise SpecError(f"unknown key {key!r}; known keys: {', '.join(sorted(known))}",
+                            source=str(path), column=str(key), fix="remove or rename it")
+    runs = raw.get("runs") or []
+    if not isinstance(runs, list) or not all(isinstance(r, str) for r in runs):
+        raise SpecError("'runs' must be a list of spec paths", source=str(path), column="runs",
+                        fix="write `runs: [experiments/recsys_movielens.yaml, ...]`")
+    tune = raw.get("tune") or {}
+    if tune and (not isinstance(tune, dict) or "spec" not in tune):
+        raise SpecError("'tune' must be a mapping with a 'spec' path (and n_trials)",
+                        source=str(path), column="tune",
+                        fix="write `tune: {spec: experiments/tune_svd.yaml, n_trials: 12}`")
+    paths = [root / r for r in runs]
+    for given, full in zip(runs, paths, strict=True):
+        if not full.is_file():
+            raise SpecError(f"the spec {given!r} does not exist", source=str(path),
+                            column="runs", fix="give spec paths relative to the project root")
+    report = raw.get("report")
+    return Suite(path, paths, {**tune, "spec": root / tune["spec"]} if tune else {},
+                 root / report if report else None)
+
+
+def run(path: str | Path = SUITE, *, root: Path | None = None, progress: bool = True) -> int:
+    """Run the suite; print each experiment's leaderboard and where the report is.
+
+    Returns the exit code: 0 when every stage finished, 1 when one failed (the others go on).
+    """
+    from retaillab import cli, leaderboard
+    from retaillab.spec import load_spec
+
+    suite = load_suite(path, root=root)
+    quiet = [] if progress else ["-q"]
+    codes, names, seconds = [], [], {}
+    for spec_path in suite.runs:
+        names.append(load_spec(spec_path).name)
+        start = time.perf_counter()
+        codes.append(cli.main(["run", *quiet, str(spec_path)]))
+        seconds[names[-1]] = time.perf_counter() - start
+    commands = _commands()
+    if suite.tune and "tune" in commands:
+        start = time.perf_counter()
+        args = ["tune", str(suite.tune["spec"])]
+        if "n_trials" in suite.tune:
+            args += ["--n-trials", str(suite.tune["n_trials"])]
+        codes.append(cli.main(args))
+        seconds["tuning"] = time.perf_counter() - start
+    print("\n== leaderboards (best marked *; `retaillab runs NAME` shows every metric)")
+    for name in names:
+        try:
+            table = leaderboard.leaderboard(name)
+        except Exception as exc:  # a failed stage: say so, show the rest
+            print(f"\n{name}: {exc}")
+            continue
+        shown = [c for c in SHOWN if c in table.columns]
+        print(f"\n{name}")
+        print(leaderboard.format_leaderboard(table[["status", *shown]]))
+    if suite.report is not None and "report" in commands:
+        start = time.perf_counter()
+        codes.append(cli.main(["report", *names, "-o", str(suite.report)]))
+        seconds["report"] = time.perf_counter() - start
+        print(f"\nreport: {suite.report}")
+    total = sum(seconds.values())
+    print("\n== time: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
+          + f"; total {total:.0f} s")
+    return 0 if all(code == 0 for code in codes) else 1
+
+
+def _commands() -> set[str]:
+    from retaillab import cli
+
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return set(sub.choices)
