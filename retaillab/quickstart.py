@@ -39,6 +39,8 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
     from retaillab.tracking import project_root
 
     path = Path(path)
+    if not path.is_file() and not path.is_absolute():  # from a subfolder of the project
+        path = project_root() / path
     if not path.is_file():
         raise SpecError("no such suite file", source=str(path),
                         fix="give the path of a YAML file like experiments/quickstart.yaml")
