@@ -1,4 +1,4 @@
-"""The ``retaillab`` command line: datasets, validate, run, rerun, runs, ui, quickstart.
+"""The ``retaillab`` command line: datasets, validate, run, rerun, runs, report, ui, quickstart.
 
 Errors retaillab raises on purpose print as one message on stderr with exit code 2; anything
 else is a bug and keeps its traceback.
@@ -134,6 +134,19 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the HTML model-comparison report of one or more experiments."""
+    from pathlib import Path
+
+    from retaillab import report
+
+    output = Path(args.output or f"reports/{args.experiments[0]}.html")
+    written = report.build(args.experiments, output, run_id=args.run, metric=args.metric,
+                           seed=args.seed, title=args.title)
+    print(f"report of {', '.join(args.experiments)} written to {written}")
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     """Serve the MLflow UI on this store at 127.0.0.1."""
     import subprocess
@@ -211,6 +224,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("experiment", nargs="?")
     p.add_argument("--run", help="a parent run id (default: the newest finished)")
     p.set_defaults(func=cmd_runs)
+    p = sub.add_parser("report", help="write an HTML model-comparison report",
+                       description="Write a self-contained HTML report: per experiment a "
+                       "leaderboard with 95%% intervals, the winner with a paired test, "
+                       "figures, tuning history and provenance.")
+    p.add_argument("experiments", nargs="+", metavar="EXPERIMENT")
+    p.add_argument("-o", "--output", help="FILE.html (default: reports/<first experiment>.html)")
+    p.add_argument("--run", help="a parent run id to report (with one experiment; default: "
+                   "the newest finished)")
+    p.add_argument("--metric", help="the metric that ranks models (default: ndcg_at_k, "
+                   "roc_auc, rmse or mae, whichever was logged)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
+    p.add_argument("--title", help="page title")
+    p.set_defaults(func=cmd_report)
     p = sub.add_parser("ui", help="browse runs in the MLflow UI at 127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
     p.set_defaults(func=cmd_ui)

@@ -1,0 +1,66 @@
+"""A throwaway MLflow store and a few fake comparison runs logged through retaillab.tracking."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+import pytest
+
+from retaillab import tracking
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """A fresh MLflow store in tmp_path, for this process and the kernels it starts."""
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    (tmp_path / "mlruns").mkdir()
+    (tmp_path / "pyproject.toml").write_text("")  # artifacts go under tmp_path/mlruns
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    tracking._CLIENTS.clear()
+    yield tmp_path
+    tracking._CLIENTS.clear()
+
+
+def log_comparison(experiment: str, models: Mapping[str, Mapping[str, Sequence[float]]], *,
+                   per_fold: bool = True, status: str = "FINISHED",
+                   extra: Mapping[str, Mapping[str, float]] | None = None,
+                   table: pd.DataFrame | None = None, by_runner: bool = True) -> str:
+    """One parent run with a child per model. ``models``: model -> metric -> fold values; the
+    child logs the fold means (and ``folds.csv`` when ``per_fold``). Returns the parent id."""
+    client = tracking.client()
+    exp = tracking.experiment_id(experiment)
+    tags = {tracking.TAG_KIND: "notebook", tracking.TAG_DATA + "telco": "fp-telco-42"}
+    if by_runner:
+        tags.update({"retaillab.git_commit": COMMIT, "retaillab.git_dirty": "false",
+                     "retaillab.spec": f"experiments/{experiment}.yaml",
+                     "retaillab.spec_sha256": "ab" * 32, "retaillab.seed": "7",
+                     tracking.TAG_NOTEBOOK: "notebooks/x.ipynb",
+                     tracking.TAG_PARAMETERS: '{"seed": 7}'})
+    parent = tracking.Run(client.create_run(exp, run_name=f"{experiment} run",
+                                            tags=tags).info.run_id, exp)
+    for name, values in models.items():
+        with parent.model(name) as child:
+            folds = pd.DataFrame({"repeat": 0, "fold": range(len(next(iter(values.values())))),
+                                  **{m: list(v) for m, v in values.items()}})
+            child.log_metrics({m: sum(v) / len(v) for m, v in values.items()})
+            child.log_metrics((extra or {}).get(name, {}))
+            if per_fold:
+                child.log_table(folds, "folds.csv")
+    if table is not None:
+        parent.log_table(table, "comparison.csv")
+    client.set_terminated(parent.run_id, status)
+    return parent.run_id
+
+
+CHURN = {  # roc_auc higher is better, brier lower is better
+    "gbm": {"roc_auc": [0.80, 0.82, 0.84], "brier": [0.15, 0.16, 0.17],
+            "fit_seconds": [1.0, 1.2, 1.4]},
+    "logistic": {"roc_auc": [0.70, 0.73, 0.75], "brier": [0.18, 0.18, 0.19],
+                 "fit_seconds": [0.1, 0.1, 0.1]},
+    "dummy": {"roc_auc": [0.5, 0.5, 0.5], "brier": [0.2, 0.2, 0.2],
+              "fit_seconds": [0.01, 0.01, 0.01]},
+}

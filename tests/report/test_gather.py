@@ -1,0 +1,137 @@
+"""The record as tables: intervals from the right source, the winner and its paired test,
+provenance, studies; bad input refused with messages that say what exists."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from retaillab import report, tracking
+from retaillab.cli import main
+from retaillab.errors import DataError, ParameterError, UnknownNameError
+
+from .conftest import CHURN, COMMIT, log_comparison
+
+T_975_2 = 4.302652729911275  # Student t quantile, 2 degrees of freedom
+
+
+def test_intervals_over_folds_and_paired_test(store):
+    pid = log_comparison("churn", CHURN)
+    rep = report.gather("churn")
+    assert rep.run_id == pid and rep.main == "roc_auc" and not rep.lower_is_better
+    assert rep.ranking == ["gbm", "logistic", "dummy"] and rep.winner == "gbm"
+    row = rep.intervals.set_index(["model", "metric"]).loc[("gbm", "roc_auc")]
+    half = T_975_2 * 0.02 / math.sqrt(3)
+    assert row["mean"] == pytest.approx(0.82)
+    assert (row["low"], row["high"]) == pytest.approx((0.82 - half, 0.82 + half))
+    assert row["n"] == 3 and row["source"] == "t over 3 folds"
+    # differences 0.10, 0.09, 0.09: t = 0.0933 / (0.00577 / sqrt 3) = 28
+    paired = rep.paired
+    assert (paired["winner"], paired["runner_up"]) == ("gbm", "logistic")
+    assert paired["mean_difference"] == pytest.approx(0.28 / 3)
+    assert paired["t_statistic"] == pytest.approx(28.0, rel=1e-6)
+    assert paired["t_pvalue"] < 0.01 and paired["better"] is True
+    board = rep.leaderboard()
+    assert list(board.index) == ["gbm", "logistic", "dummy"]
+    assert list(board.columns) == ["roc_auc", "brier"]
+    assert board.loc["gbm", "roc_auc"] == f"0.820 [{0.82 - half:.3f}, {0.82 + half:.3f}]"
+
+
+def test_close_models_are_not_called_better(store):
+    log_comparison("churn", {"a": {"roc_auc": [0.80, 0.85, 0.82]},
+                             "b": {"roc_auc": [0.81, 0.83, 0.82]}})
+    rep = report.gather("churn")
+    assert rep.winner == "a" and rep.paired["better"] is False
+    assert rep.paired["t_pvalue"] > 0.5
+
+
+def test_lower_is_better_metric_ranks_ascending(store):
+    log_comparison("churn", CHURN)
+    rep = report.gather("churn", metric="brier")
+    assert rep.lower_is_better and rep.ranking == ["gbm", "logistic", "dummy"]
+    assert rep.paired["mean_difference"] == pytest.approx(0.16 - 0.55 / 3)
+    assert rep.paired["better"] is True  # gbm's Brier is lower on every fold
+    with pytest.raises(DataError, match=r"(?s)'auc'.*roc_auc"):
+        report.gather("churn", metric="auc")
+
+
+def test_interval_from_logged_table_or_bounds_or_none(store):
+    table = pd.DataFrame({"ndcg_at_10": ["0.300 [0.250, 0.350]", "0.200 [0.150, 0.260]"]},
+                         index=pd.Index(["ease", "pop"], name="model"))
+    log_comparison("recsys", {"ease": {"ndcg_at_10": [0.3]}, "pop": {"ndcg_at_10": [0.2]}},
+                   per_fold=False, table=table,
+                   extra={"ease": {"rmse": 0.9, "rmse_ci_low": 0.85, "rmse_ci_high": 0.95}})
+    rep = report.gather("recsys")
+    rows = rep.intervals.set_index(["model", "metric"])
+    assert tuple(rows.loc[("pop", "ndcg_at_10"), ["low", "high"]]) == (0.15, 0.26)
+    assert tuple(rows.loc[("ease", "rmse"), ["low", "high"]]) == (0.85, 0.95)
+    assert "rmse_ci_low" not in set(rep.intervals["metric"])
+    assert rep.winner == "ease" and "only means" in rep.paired["reason"]
+    log_comparison("clv", {"bg": {"rmse": [1.5]}, "pareto": {"rmse": [1.4]}}, per_fold=False)
+    rep = report.gather("clv")
+    assert rep.winner == "pareto" and set(rep.intervals["source"]) == {"no interval available"}
+    assert rep.leaderboard().loc["pareto", "rmse"] == "1.400"
+
+
+def test_newest_finished_run_and_provenance(store):
+    old = log_comparison("churn", {"a": {"roc_auc": [0.6, 0.7]}})
+    new = log_comparison("churn", CHURN)
+    log_comparison("churn", {"a": {"roc_auc": [0.9, 0.9]}}, status="FAILED")
+    rep = report.gather("churn")
+    assert rep.run_id == new and report.gather("churn", old).run_id == old
+    prov = rep.provenance
+    assert prov["commit"] == COMMIT and prov["spec"] == "experiments/churn.yaml"
+    assert prov["spec sha256"] == "ab" * 32 and prov["data telco"] == "fp-telco-42"
+    assert prov["seed"] == "7" and prov["rerun"] == f"retaillab rerun {new}"
+    by_hand = log_comparison("hand", CHURN, by_runner=False)
+    prov = report.gather("hand").provenance
+    assert prov["run"] == by_hand and prov["rerun"].startswith("not rerunnable")
+
+
+def test_tuning_study_history(store):
+    client = tracking.client()
+    exp = tracking.experiment_id("tune-churn")
+    study = tracking.Run(client.create_run(exp, run_name="gbm-study", tags={
+        tracking.TAG_KIND: "study"}).info.run_id, exp)
+    for value in (0.70, 0.75, 0.72, 0.80):
+        with study.model("trial") as trial:
+            trial.log_metrics({"roc_auc": value, "fit_seconds": 1.0})
+    client.set_terminated(study.run_id, "FINISHED")
+    (found,) = report.gather("tune-churn").studies
+    assert found.metric == "roc_auc" and not found.lower_is_better
+    assert found.trials["best_so_far"].tolist() == [0.70, 0.75, 0.75, 0.80]
+    assert "tuning history gbm-study" in report.render_html([report.gather("tune-churn")])
+
+
+def test_unknown_experiment(store):
+    log_comparison("churn", CHURN)
+    with pytest.raises(UnknownNameError, match=r"'chrun'.*Did you mean 'churn'"):
+        report.gather("chrun")
+
+
+def test_experiment_without_finished_runs_says_what_it_holds(store, capsys):
+    log_comparison("recsys", {"a": {"ndcg_at_10": [0.3, 0.2]}}, status="FAILED")
+    with pytest.raises(DataError) as err:
+        report.gather("recsys")
+    text = str(err.value)
+    assert "experiment 'recsys'" in text and "no finished run" in text
+    assert "2 runs" in text and "1 notebook FAILED" in text and "1 model FINISHED" in text
+    tracking.experiment_id("empty")
+    with pytest.raises(DataError, match=r"(?s)'empty'.*holds no runs"):
+        report.gather("empty")
+    out = store / "reports" / "x.html"
+    assert main(["report", "empty", "-o", str(out)]) == 2
+    assert "experiment 'empty'" in capsys.readouterr().err and not out.exists()
+    assert main(["report", "nope"]) == 2
+    assert "unknown experiment 'nope'" in capsys.readouterr().err
+
+
+def test_run_id_needs_exactly_one_experiment(store):
+    pid = log_comparison("churn", CHURN)
+    log_comparison("other", CHURN)
+    with pytest.raises(ParameterError, match="run_id"):
+        report.check_request(["churn", "other"], pid)
+    with pytest.raises(DataError, match="not a notebook run"):
+        report.gather("other", pid)
