@@ -147,6 +147,35 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    """Run or resume an Optuna study; print validation and test scores; 130 if interrupted."""
+    import optuna
+
+    from retaillab.tuning import load_tune_spec, tune
+    from retaillab.tuning.storage import default_storage, describe
+
+    if args.workers < 1:
+        raise ParameterError("--workers", "an integer >= 1", args.workers)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    spec = load_tune_spec(args.spec).replace(n_trials=args.n_trials, storage=args.storage,
+                                             timeout=args.timeout)
+    url = spec.storage or default_storage(spec.study_name)
+    print(f"study {spec.study_name!r} in {describe(url)}: {spec.n_trials} trials of "
+          f"{spec.model} ({spec.metric}, {spec.direction}), {args.workers} worker(s)")
+    try:
+        result = tune(spec, workers=args.workers)
+    except KeyboardInterrupt:
+        print("interrupted: finished trials are kept; run the same command to resume",
+              file=sys.stderr)
+        return 130
+    counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(result.counts.items()))
+    print(f"trials: {counts}")
+    print(f"best params: {result.best_params}")
+    print(result.table().to_string(float_format=lambda v: f"{v:.4f}"))
+    print(f"MLflow run {result.run_id} (experiment {spec.name!r}); `retaillab ui` to browse")
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     """Serve the MLflow UI on this store at 127.0.0.1."""
     import subprocess
@@ -237,6 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
     p.add_argument("--title", help="page title")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("tune", help="run or resume an Optuna study of a tuning spec")
+    p.add_argument("spec", help="experiments/tune_NAME.yaml")
+    p.add_argument("--workers", type=int, default=1, help="processes on the study (1)")
+    p.add_argument("--n-trials", type=int, help="finished trials wanted in total")
+    p.add_argument("--storage", help="Optuna storage: a .journal file or a database URL "
+                   "(default: mlruns/optuna/STUDY.journal)")
+    p.add_argument("--timeout", type=float, help="seconds per worker")
+    p.set_defaults(func=cmd_tune)
     p = sub.add_parser("ui", help="browse runs in the MLflow UI at 127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
     p.set_defaults(func=cmd_ui)

@@ -25,7 +25,7 @@ from typing import Any
 from retaillab.churn._prepare import preprocessor
 from retaillab.errors import ParameterError, UnknownNameError
 
-__all__ = ["MODELS", "available", "create"]
+__all__ = ["MODELS", "SEARCH_SPACES", "available", "create", "search_space"]
 
 
 def _pipeline(classifier: Any):
@@ -84,6 +84,28 @@ def gbm(*, learning_rate: float = 0.05, max_iter: int = 200, max_leaf_nodes: int
 #: name -> factory of a fresh, unfitted pipeline
 MODELS: dict[str, Callable[..., Any]] = {
     "dummy": dummy, "logistic": logistic, "tree": tree, "forest": forest, "gbm": gbm}
+
+
+#: name -> Optuna search space (see :mod:`retaillab.tuning.spaces`); a spec's ``space``
+#: overrides it. Class weights and seeds stay fixed: they are choices, not tuning knobs.
+SEARCH_SPACES: dict[str, dict[str, tuple]] = {
+    "logistic": {"C": ("float", 1e-3, 100.0, {"log": True})},
+    "tree": {"max_depth": ("int", 2, 12), "min_samples_leaf": ("int", 5, 200, {"log": True})},
+    "forest": {"n_estimators": ("int", 50, 500, {"log": True}),
+               "max_features": ("categorical", ["sqrt", "log2", 0.5]),
+               "min_samples_leaf": ("int", 1, 50, {"log": True})},
+    "gbm": {"learning_rate": ("float", 0.01, 0.3, {"log": True}),
+            "max_iter": ("int", 50, 500, {"log": True}),
+            "max_leaf_nodes": ("int", 4, 64, {"log": True}),
+            "l2_regularization": ("float", 1e-3, 10.0, {"log": True})},
+}
+
+
+def search_space(name: str) -> dict[str, tuple]:
+    """The default Optuna search space of churn model ``name`` (empty for ``dummy``)."""
+    if name not in MODELS:
+        raise UnknownNameError("churn model", name, list(MODELS))
+    return dict(SEARCH_SPACES.get(name, {}))
 
 
 def available() -> list[str]:

@@ -20,7 +20,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,9 @@ class Fitter:
     """
 
     _names: tuple[str, ...] = ()
+    #: Optuna search space (see :mod:`retaillab.tuning.spaces`); a spec's ``space`` overrides it
+    search_space: ClassVar[dict[str, tuple]] = {
+        "penalizer": ("float", 1e-5, 1.0, {"log": True})}
 
     def __init__(self, *, penalizer: float = 0.0, initial: Mapping[str, float] | None = None,
                  tol: float = 1e-7, max_iter: int = 2000) -> None:

@@ -19,6 +19,7 @@ conditioned, and the scores agree with a float64 inverse to about 1e-5 relative.
 from __future__ import annotations
 
 from numbers import Real
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,9 @@ class EASE(Recommender):
 
     Fitted attributes: ``weights_``, the dense ``n_items x n_items`` matrix ``B``.
     """
+
+    #: Optuna search space (see :mod:`retaillab.tuning.spaces`); a spec's ``space`` overrides it
+    search_space: ClassVar[dict[str, tuple]] = {"l2": ("float", 1.0, 5000.0, {"log": True})}
 
     def __init__(self, *, l2: float = 500.0) -> None:
         self.l2 = l2

@@ -84,6 +84,12 @@ class ALS(_Factorisation):
     model).
     """
 
+    #: Optuna search space (see :mod:`retaillab.tuning.spaces`); a spec's ``space`` overrides it
+    search_space: ClassVar[dict[str, tuple]] = {
+        "factors": ("int", 8, 256, {"log": True}),
+        "regularization": ("float", 1e-4, 1.0, {"log": True}),
+        "alpha": ("float", 0.1, 50.0, {"log": True}), "iterations": ("int", 5, 40)}
+
     def __init__(self, *, factors: int = 64, regularization: float = 0.01, alpha: float = 1.0,
                  iterations: int = 15, random_state: int = 0) -> None:
         self.factors = factors
@@ -131,6 +137,12 @@ class BPR(_Factorisation):
     """
 
     num_threads: ClassVar[int] = 1
+    #: Optuna search space (see :mod:`retaillab.tuning.spaces`); a spec's ``space`` overrides it
+    search_space: ClassVar[dict[str, tuple]] = {
+        "factors": ("int", 8, 256, {"log": True}),
+        "learning_rate": ("float", 1e-3, 0.1, {"log": True}),
+        "regularization": ("float", 1e-4, 0.1, {"log": True}),
+        "iterations": ("int", 20, 200, {"log": True})}
 
     def __init__(self, *, factors: int = 64, learning_rate: float = 0.01,
                  regularization: float = 0.01, iterations: int = 100,

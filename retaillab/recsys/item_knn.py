@@ -23,6 +23,7 @@ pairs and memory stays bounded by one block (MovieLens' 8,000 items fit in about
 from __future__ import annotations
 
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,10 @@ class ItemKNN(Recommender):
     Fitted attributes: ``similarity_``, the pruned ``n_items x n_items`` CSR matrix with a
     zero diagonal; row ``i`` holds item ``i``'s neighbours.
     """
+
+    #: Optuna search space (see :mod:`retaillab.tuning.spaces`); a spec's ``space`` overrides it
+    search_space: ClassVar[dict[str, tuple]] = {
+        "k": ("int", 10, 500, {"log": True}), "shrinkage": ("float", 0.0, 200.0)}
 
     def __init__(self, *, k: int = 100, shrinkage: float = 10.0) -> None:
         self.k = k

@@ -121,6 +121,12 @@ class SVD(FactorScores):
     ``users_``/``items_`` order.
     """
 
+    #: Optuna search space (see :mod:`retaillab.tuning.spaces`); a spec's ``space`` overrides it
+    search_space: ClassVar[dict[str, tuple]] = {
+        "n_factors": ("int", 10, 200, {"log": True}), "n_epochs": ("int", 10, 60),
+        "lr_all": ("float", 1e-3, 0.05, {"log": True}),
+        "reg_all": ("float", 5e-3, 0.5, {"log": True})}
+
     def __init__(self, *, n_factors: int = 100, n_epochs: int = 20, biased: bool = True,
                  init_mean: float = 0, init_std_dev: float = 0.1, lr_all: float = 0.005,
                  reg_all: float = 0.02, lr_bu: float | None = None, lr_bi: float | None = None,
@@ -170,6 +176,12 @@ class SVDpp(FactorScores):
     Fitted: ``algo_`` (``surprise.SVDpp``); ``pu_`` holds the user factors with the implicit
     term added, so scoring is the SVD formula.
     """
+
+    #: Optuna search space (see :mod:`retaillab.tuning.spaces`); a spec's ``space`` overrides it
+    search_space: ClassVar[dict[str, tuple]] = {
+        "n_factors": ("int", 5, 100, {"log": True}), "n_epochs": ("int", 10, 40),
+        "lr_all": ("float", 1e-3, 0.03, {"log": True}),
+        "reg_all": ("float", 5e-3, 0.3, {"log": True})}
 
     def __init__(self, *, n_factors: int = 20, n_epochs: int = 20, init_mean: float = 0,
                  init_std_dev: float = 0.1, lr_all: float = 0.007, reg_all: float = 0.02,
@@ -359,6 +371,12 @@ class KNNBaseline(_KNN):
     nearest neighbours' deviations from their baselines (Koren 2010, eq. 3). An unknown user
     or item gets the baseline of the known part.
 """ + _KNN_PARAMETERS.format(few="the baseline alone", bsl="the baselines and pearson_baseline"))
+    #: Optuna search space (see :mod:`retaillab.tuning.spaces`); a spec's ``space`` overrides it
+    search_space: ClassVar[dict[str, tuple]] = {
+        "k": ("int", 10, 100), "min_k": ("int", 1, 10),
+        "sim_name": ("categorical", ["msd", "cosine", "pearson_baseline"]),
+        "user_based": ("categorical", [True, False]),
+        "shrinkage": ("float", 0.0, 200.0)}
     centre = "baseline"
 
 

@@ -1,0 +1,233 @@
+"""A tuning study end to end: storage, parent run, trials (here or in workers), test, plots.
+
+:func:`tune` is what ``retaillab tune`` and ``notebooks/tune.ipynb`` call. The study's parent
+MLflow run is created once, by the launching process, and its id kept in the study's user
+attributes, so a resumed study keeps logging under the same run. Trials only ever see the
+validation folds; at the end the best configuration and the model's default configuration are
+refitted on the whole training part and scored once on the test part.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+from dataclasses import dataclass, field
+from typing import Any
+
+from retaillab import tracking
+from retaillab.errors import DataError, ParameterError
+from retaillab.tuning.spec import TuneSpec
+from retaillab.tuning.storage import default_storage, describe, open_storage
+from retaillab.tuning.trials import (
+    TAG_STUDY,
+    fail_stale_trials,
+    fixed_params,
+    make_study,
+    run_trials,
+    trial_counts,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["TuneResult", "tune"]
+
+ATTR_PARENT = "mlflow_parent_run_id"
+TAG_BEST = tracking.TAG_PREFIX + "best_params"
+TAG_STORAGE = tracking.TAG_PREFIX + "optuna_storage"
+PLOTS = ("plot_optimization_history", "plot_parallel_coordinate", "plot_param_importances")
+
+
+@dataclass
+class TuneResult:
+    """What a study found, with validation and test scores kept apart."""
+
+    study: Any
+    run_id: str
+    metric: str
+    best_params: dict[str, Any]
+    scores: dict[str, float]  # best_validation, test, default_validation, default_test
+    counts: dict[str, int] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def table(self) -> Any:
+        """Configuration x part (validation, test) of the metric."""
+        import pandas as pd
+
+        s = self.scores
+        return pd.DataFrame({"validation": [s["best_validation"], s["default_validation"]],
+                             "test": [s["test"], s["default_test"]]},
+                            index=pd.Index(["tuned", "default"], name=self.metric))
+
+
+def tune(spec: TuneSpec, *, workers: int = 1, n_trials: int | None = None,
+         storage: str | None = None, timeout: float | None = None, run_id: str | None = None,
+         plots: bool = True) -> TuneResult:
+    """Run (or resume) the spec's study until it holds ``n_trials`` finished trials.
+
+    Parameters
+    ----------
+    workers
+        Processes sharing the study; 1 runs the trials in this process.
+    n_trials, storage, timeout
+        Override the spec's values (``storage``: see :mod:`retaillab.tuning.storage`).
+    run_id
+        An existing MLflow run to log under (a runner's run); by default the study's own
+        parent run, created on first use and reused on resumption.
+
+    Raises
+    ------
+    ParameterError
+        ``workers`` below 1; an unknown hyperparameter in the spec's space or params.
+    DataError
+        A storage that cannot be opened; a study whose direction differs from the spec's.
+    """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ParameterError("--workers", "an integer >= 1", workers)
+    spec = spec.replace(n_trials=n_trials, storage=storage, timeout=timeout)
+    fixed_params(spec)  # fail on a bad space before touching any store
+    url = spec.storage or default_storage(spec.study_name)
+    optuna_storage = open_storage(url)
+    study = make_study(spec, optuna_storage, seed=spec.seed)
+    if study.direction.name.lower() != spec.direction:
+        raise DataError(f"study {spec.study_name!r} exists with direction "
+                        f"{study.direction.name.lower()}, the spec says {spec.direction}",
+                        source=describe(url), fix="give the spec another study name")
+    parent, owned = _parent_run(spec, study, url, run_id)
+    try:
+        fail_stale_trials(study)
+        done = sum(n for state, n in trial_counts(study).items()
+                   if state in ("COMPLETE", "PRUNED"))
+        remaining = spec.n_trials - done
+        seed = spec.seed + 10007 * len(study.trials)  # a resumed sampler does not replay
+        problem = None
+        if remaining > 0 and workers == 1:
+            from retaillab.tuning.objectives import make_problem
+
+            problem = make_problem(spec.task, spec.model, spec.metric, spec.data,
+                                   fixed_params(spec)[1], spec.seed)
+            run_trials(spec, optuna_storage, parent, remaining, seed=seed, problem=problem,
+                       timeout=spec.timeout)
+        elif remaining > 0:
+            from retaillab.tuning.workers import launch
+
+            launch(spec, url, parent.run_id, remaining, workers=workers, seed=seed)
+        result = _finish(spec, study, parent, problem, plots=plots)
+    except BaseException as exc:
+        if owned:
+            status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+            parent.set_tags({tracking.TAG_ERROR: f"{type(exc).__name__}: {exc}"[:2000]})
+            tracking.client().set_terminated(parent.run_id, status)
+        raise
+    if owned:
+        tracking.client().set_terminated(parent.run_id, "FINISHED")
+    return result
+
+
+def _parent_run(spec: TuneSpec, study: Any, url: str, run_id: str | None
+                ) -> tuple[tracking.Run, bool]:
+    """The study's parent run: given, recorded in the study, or new. Also: do we end it?"""
+    from mlflow.exceptions import MlflowException
+
+    client = tracking.client()
+    if run_id:
+        found = client.get_run(run_id)
+        study.set_user_attr(ATTR_PARENT, run_id)
+        return tracking.Run(run_id, found.info.experiment_id), False
+    previous = study.user_attrs.get(ATTR_PARENT)
+    if previous:
+        try:
+            found = client.get_run(previous)
+        except MlflowException:
+            log.warning("the study's parent run %s is not in %s: starting a new one",
+                        previous, tracking.tracking_uri())
+        else:
+            client.update_run(previous, status="RUNNING")
+            return tracking.Run(previous, found.info.experiment_id), True
+    exp = tracking.experiment_id(spec.name)
+    created = client.create_run(exp, run_name=f"study {spec.study_name}",
+                                tags=_provenance(spec, url))
+    run = tracking.Run(created.info.run_id, exp)
+    space, fixed = fixed_params(spec)
+    run.log_params({"task": spec.task, "model": spec.model, "metric": spec.metric,
+                    "direction": spec.direction, "seed": spec.seed, "study": spec.study_name,
+                    "pruner": spec.pruner, "data": spec.data, "fixed": fixed,
+                    "space": {k: list(v) for k, v in space.items()}})
+    study.set_user_attr(ATTR_PARENT, run.run_id)
+    return run, True
+
+
+def _provenance(spec: TuneSpec, url: str) -> dict[str, str]:
+    from pathlib import Path
+
+    from retaillab import runner
+
+    root = tracking.project_root()
+    commit, dirty = runner.git_state(root)
+    return {tracking.TAG_KIND: "study", TAG_STUDY: spec.study_name, TAG_STORAGE: describe(url),
+            TAG_STUDY + ".metric": f"validation_{spec.metric}",
+            TAG_STUDY + ".direction": spec.direction,
+            runner.TAG_COMMIT: commit, runner.TAG_DIRTY: str(dirty).lower(),
+            runner.TAG_SPEC: runner._relative(Path(spec.path), root) if spec.path else "",
+            runner.TAG_SPEC_HASH: spec.sha256, runner.TAG_SEED: str(spec.seed),
+            runner.TAG_VERSIONS: json.dumps(runner.versions()),
+            runner.TAG_PYTHON: platform.python_version(),
+            tracking.TAG_PARAMETERS: json.dumps(spec.as_dict(), default=str), **spec.tags}
+
+
+def _finish(spec: TuneSpec, study: Any, parent: tracking.Run, problem: Any, *,
+            plots: bool) -> TuneResult:
+    """Score the best and the default configuration on test; log metrics and plots."""
+    from optuna.trial import TrialState
+
+    from retaillab.tuning.objectives import make_problem
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        raise DataError("no trial completed, so there is no best configuration",
+                        source=f"study {spec.study_name}",
+                        fix="look at the failed trials' child runs (tag retaillab.error); "
+                            "raise n_trials or the timeout")
+    fixed = fixed_params(spec)[1]
+    problem = problem or make_problem(spec.task, spec.model, spec.metric, spec.data, fixed,
+                                      spec.seed)
+    best = study.best_trial
+    for name, table in problem.tables.items():
+        parent.log_data(name, table)
+    scores = {"best_validation": float(best.value), "test": problem.test_score(best.params),
+              "default_validation": problem.validate({}),
+              "default_test": problem.test_score({})}
+    counts = dict(trial_counts(study))
+    m = spec.metric
+    parent.log_metrics({"best_validation_" + m: scores["best_validation"],
+                        "test_" + m: scores["test"],
+                        "default_validation_" + m: scores["default_validation"],
+                        "default_test_" + m: scores["default_test"],
+                        "best_trial": best.number,
+                        **{f"n_trials_{s.lower()}": n for s, n in counts.items()}})
+    parent.set_tags({TAG_BEST: json.dumps(best.params, default=str)})
+    figures = _plots(study, parent) if plots else {}
+    return TuneResult(study, parent.run_id, m, dict(best.params), scores, counts, figures)
+
+
+def _plots(study: Any, parent: tracking.Run) -> dict[str, Any]:
+    """Optuna's history, parallel-coordinate and importance plots, kept as artifacts."""
+    import warnings
+
+    import matplotlib.pyplot as plt
+    import optuna.visualization.matplotlib as vis
+
+    figures = {}
+    for name in PLOTS:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                axes = getattr(vis, name)(study)
+        except (ValueError, RuntimeError, ZeroDivisionError) as exc:  # too few trials/params
+            log.warning("no %s: %s", name, exc)
+            continue
+        figure = getattr(axes, "figure", None) or axes.flat[0].figure
+        parent.log_figure(figure, f"optuna/{name.removeprefix('plot_')}.png")
+        figures[name.removeprefix("plot_")] = figure
+        plt.close(figure)
+    return figures
