@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.retaillab-installed
 
-.PHONY: quickstart test lint bench install clean
+.PHONY: quickstart test lint bench install clean chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,15 @@ quickstart: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check retaillab tests bench notebooks
 
-test: lint
+test: lint chromium
 	$(BIN)/python -m pytest
+
+# the report test renders a page in headless Chromium; install it where apt-get can
+chromium:
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
+		! command -v apt-get >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		|| echo "chromium could not be installed: the report's browser test will be skipped"
 
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -36,7 +36,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 UNIT_FILES = {"folds.csv": "folds", "per_user.csv": "users"}
 UNIT_KEYS = ("repeat", "fold", "user")
-KIND_STUDY = "study"
+KIND_STUDY = "study"  # retaillab.tuning: parent kind=study, trials kind=trial, as child runs
+TAG_TRIAL = tracking.TAG_PREFIX + "trial"
+TAG_TRIAL_STATE = tracking.TAG_PREFIX + "trial_state"
 CELL = re.compile(r"^\s*(\S+)\s*\[\s*(\S+)\s*,\s*(\S+)\s*\]\s*$")
 N_BOOTSTRAP = 1000
 ALPHA = 0.05
@@ -57,8 +59,10 @@ class Study:
     name: str
     metric: str
     lower_is_better: bool
-    #: one row per finished trial, in order: trial, value, best_so_far, run_id
+    #: one row per finished (not pruned) trial, in order: trial, value, best_so_far, run_id
     trials: pd.DataFrame
+    #: the study run's own metrics, e.g. best validation and test scores against the defaults
+    summary: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -314,33 +318,42 @@ def _parameter(tags: dict[str, str], name: str) -> str:
         return "-"
 
 
+def _trial_number(run: MlflowRun) -> int | None:
+    text = run.data.tags.get(TAG_TRIAL, "")
+    return int(text) if text.isdigit() else None
+
+
 def _studies(runs: list[MlflowRun]) -> list[Study]:
     """Tuning studies among ``runs``: parents tagged kind=study with finished trial children."""
     found = []
     for parent in (r for r in runs if r.data.tags.get(tracking.TAG_KIND) == KIND_STUDY):
         pid = parent.info.run_id
         trials = sorted((r for r in runs if r.data.tags.get(tracking.PARENT_TAG) == pid
-                         and r.info.status == "FINISHED" and r.data.metrics),
-                        key=lambda r: r.info.start_time)
+                         and r.info.status == "FINISHED" and r.data.metrics
+                         and r.data.tags.get(TAG_TRIAL_STATE) != "PRUNED"),
+                        key=lambda r: (_trial_number(r), r.info.start_time))
         if not trials:
             continue
-        tags, params = parent.data.tags, parent.data.params
-        metric = (tags.get(tracking.TAG_PREFIX + "study.metric") or tags.get(
-            tracking.TAG_PREFIX + "metric") or params.get("metric"))
-        if metric is None or not all(metric in t.data.metrics for t in trials):
+        params = parent.data.params
+        asked = params.get("metric")
+        metric = next((m for m in (asked, f"validation_{asked}") if asked and all(
+            m in t.data.metrics for t in trials)), None)
+        if metric is None:
             shared = set.intersection(*(set(t.data.metrics) for t in trials))
             shared = {m for m in shared if not m.endswith("_seconds")}
             metric = "value" if "value" in shared else _main_metric(sorted(shared), None)
         if metric is None:
             continue
-        direction = (tags.get(tracking.TAG_PREFIX + "study.direction")
-                     or params.get("direction") or "")
+        direction = params.get("direction") or ""
         lower = direction.startswith("min") if direction else lower_is_better(metric)
         values = pd.Series([t.data.metrics[metric] for t in trials], dtype=float)
-        table = pd.DataFrame({"trial": range(len(trials)), "value": values,
+        numbers = [_trial_number(t) for t in trials]
+        table = pd.DataFrame({"trial": numbers if None not in numbers else range(len(trials)),
+                              "value": values,
                               "best_so_far": values.cummin() if lower else values.cummax(),
                               "run_id": [t.info.run_id for t in trials]})
-        found.append(Study(pid, _name(parent), metric, lower, table))
+        summary = {k: v for k, v in parent.data.metrics.items() if not k.startswith("n_")}
+        found.append(Study(pid, _name(parent), metric, lower, table, summary))
     return found
 
 

@@ -147,6 +147,9 @@ def _studies(report: ExperimentReport) -> str:
                      f"<code>{study.run_id}</code>): {len(study.trials)} finished trials on "
                      f"<code>{html.escape(study.metric)}</code>; best {best['value']:.4g} at "
                      f"trial {int(best['trial'])} (run <code>{best['run_id']}</code>).</p>")
+        if study.summary:
+            scores = pd.DataFrame({"value": study.summary}).sort_index()
+            parts.append(_table(scores, index="study metric"))
         parts.append(_img(figure_png(study_figure(study)), f"tuning history {study.name}"))
     return "".join(parts)
 

@@ -12,15 +12,20 @@ from retaillab import tracking
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
+def open_store(folder, monkeypatch) -> None:
+    """Point this process (and the kernels it starts) at a fresh store in ``folder``."""
+    uri = f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}"
+    (folder / "mlruns").mkdir()
+    (folder / "pyproject.toml").write_text("")  # artifacts go under folder/mlruns
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(folder)
+    tracking._CLIENTS.clear()
+
+
 @pytest.fixture
 def store(tmp_path, monkeypatch):
-    """A fresh MLflow store in tmp_path, for this process and the kernels it starts."""
-    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
-    (tmp_path / "mlruns").mkdir()
-    (tmp_path / "pyproject.toml").write_text("")  # artifacts go under tmp_path/mlruns
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.chdir(tmp_path)
-    tracking._CLIENTS.clear()
+    """A fresh MLflow store in tmp_path."""
+    open_store(tmp_path, monkeypatch)
     yield tmp_path
     tracking._CLIENTS.clear()
 

@@ -95,13 +95,21 @@ def test_tuning_study_history(store):
     exp = tracking.experiment_id("tune-churn")
     study = tracking.Run(client.create_run(exp, run_name="gbm-study", tags={
         tracking.TAG_KIND: "study"}).info.run_id, exp)
-    for value in (0.70, 0.75, 0.72, 0.80):
-        with study.model("trial") as trial:
-            trial.log_metrics({"roc_auc": value, "fit_seconds": 1.0})
+    study.log_params({"metric": "roc_auc", "direction": "maximize"})
+    study.log_metrics({"best_validation_roc_auc": 0.8, "test_roc_auc": 0.79})
+    for number, value, state in [(0, 0.70, "COMPLETE"), (1, 0.75, "COMPLETE"),
+                                 (2, 0.90, "PRUNED"), (3, 0.72, "COMPLETE"),
+                                 (4, 0.80, "COMPLETE")]:
+        with study.model("gbm") as trial:
+            trial.set_tags({tracking.TAG_KIND: "trial", "retaillab.trial": number,
+                            "retaillab.trial_state": state})
+            trial.log_metrics({"validation_roc_auc": value, "fit_seconds": 1.0})
     client.set_terminated(study.run_id, "FINISHED")
     (found,) = report.gather("tune-churn").studies
-    assert found.metric == "roc_auc" and not found.lower_is_better
+    assert found.metric == "validation_roc_auc" and not found.lower_is_better
+    assert found.trials["trial"].tolist() == [0, 1, 3, 4]  # the pruned trial left out
     assert found.trials["best_so_far"].tolist() == [0.70, 0.75, 0.75, 0.80]
+    assert found.summary["test_roc_auc"] == 0.79
     assert "tuning history gbm-study" in report.render_html([report.gather("tune-churn")])
 
 
