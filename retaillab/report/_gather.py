@@ -92,10 +92,12 @@ class ExperimentReport:
 
     @property
     def metrics(self) -> list[str]:
-        """Accuracy metrics shown in the leaderboard, the main one first (timings excluded)."""
+        """Metrics shown in the leaderboard (timings excluded): the main one, those with an
+        interval, then the rest."""
         names = [m for m in dict.fromkeys(self.intervals.get("metric", []))
                  if not m.endswith("_seconds")]
-        return sorted(names, key=lambda m: (m != self.main, m))
+        with_interval = set(self.intervals.dropna(subset=["low", "high"])["metric"])
+        return sorted(names, key=lambda m: (m != self.main, m not in with_interval, m))
 
     @property
     def timings(self) -> list[str]:

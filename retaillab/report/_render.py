@@ -28,7 +28,7 @@ tr.winner td{background:#eef7ee;font-weight:600}
 code{background:#f4f4f4;padding:0 .25em;border-radius:3px}
 .note{color:#555;font-size:.9em}.verdict{font-size:1.05em}
 img{max-width:100%;height:auto;display:block;margin:.5em 0}
-.figures{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}
+.wide{overflow-x:auto}.figures{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}
 """
 
 
@@ -59,7 +59,8 @@ def _table(frame: pd.DataFrame, *, left: Sequence[str] = (), highlight: str | No
                          for c, v in row.items())
         marker = ' class="winner"' if highlight is not None and key == highlight else ""
         body.append(f"<tr{marker}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (f"<div class=wide><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}"
+            "</tbody></table></div>")
 
 
 def _cell(value: Any) -> str:
