@@ -106,7 +106,8 @@ def run(path: str | Path = SUITE, *, root: Path | None = None, progress: bool = 
         print(leaderboard.format_leaderboard(table[["status", *shown]]))
     if suite.report is not None and "report" in commands:
         start = time.perf_counter()
-        codes.append(cli.main(["report", *names, "-o", str(suite.report)]))
+        finished = [n for n, code in zip(names, codes, strict=False) if code == 0]
+        codes.append(cli.main(["report", *finished, "-o", str(suite.report)]))
         seconds["report"] = time.perf_counter() - start
         print(f"\nreport: {suite.report}")
     total = sum(seconds.values())

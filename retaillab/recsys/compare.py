@@ -136,9 +136,17 @@ def compare(interactions: pd.DataFrame, algorithms: Sequence[str] | Mapping[str,
                                   "low": low, "high": high})
             if child is not None:
                 child.log_metrics(mean)
+                child.log_table(_keyed_per_user(per_user[name]), "per_user.csv")
             rows.append({"model": name, **mean})
     summary = pd.DataFrame(rows).set_index("model")
     return Comparison(summary, pd.DataFrame(intervals), per_user, recs_by_model, splits)
+
+
+def _keyed_per_user(per_user: pd.DataFrame) -> pd.DataFrame:
+    """Per-user metrics with each user as a hash, not the raw id (ids never reach the record):
+    the same user gets the same key in every model's table, so reports can pair them."""
+    key = pd.util.hash_array(per_user.index.astype(str).to_numpy())
+    return per_user.assign(user=key).reset_index(drop=True)
 
 
 def check_overlap(train: pd.DataFrame, test: pd.DataFrame, source: str = "test") -> None:

@@ -32,6 +32,13 @@ def test_compare_scores_every_model_on_the_same_folds(movielens, tmp_path, monke
     children = tracking.Run(run.run_id, run.experiment_id).children()
     logged = {c.data.tags[tracking.RUN_NAME_TAG]: c.data.metrics for c in children}
     assert logged["ease"]["ndcg_at_5"] == pytest.approx(result.summary.loc["ease", "ndcg_at_5"])
+    # per-user values for paired tests in reports, keyed by a hash, never the raw user id
+    ease = next(c for c in children if c.data.tags[tracking.RUN_NAME_TAG] == "ease")
+    path = tracking.client().download_artifacts(ease.info.run_id, "per_user.csv", str(tmp_path))
+    table = pd.read_csv(path, index_col=0)
+    assert len(table) == 40 and {"fold", "user", "ndcg_at_5"} <= set(table.columns)
+    assert not set(table["user"].astype(str)) & {str(u) for u in users["ease"]}
+    assert table["ndcg_at_5"].mean() == pytest.approx(result.summary.loc["ease", "ndcg_at_5"])
     tracking._CLIENTS.clear()
 
 
