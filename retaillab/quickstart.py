@@ -86,6 +86,7 @@ def run(path: str | Path = SUITE, *, root: Path | None = None, progress: bool = 
         start = time.perf_counter()
         codes.append(cli.main(["run", *quiet, str(spec_path)]))
         seconds[names[-1]] = time.perf_counter() - start
+    finished = [n for n, code in zip(names, codes, strict=True) if code == 0]
     commands = _commands()
     if suite.tune and "tune" in commands:
         start = time.perf_counter()
@@ -94,6 +95,8 @@ def run(path: str | Path = SUITE, *, root: Path | None = None, progress: bool = 
             args += ["--n-trials", str(suite.tune["n_trials"])]
         codes.append(cli.main(args))
         seconds["tuning"] = time.perf_counter() - start
+        if codes[-1] == 0:  # its study's history goes into the report too
+            finished.append(_experiment_of(suite.tune["spec"]))
     print("\n== leaderboards (best marked *; `retaillab runs NAME` shows every metric)")
     for name in names:
         try:
@@ -106,7 +109,6 @@ def run(path: str | Path = SUITE, *, root: Path | None = None, progress: bool = 
         print(leaderboard.format_leaderboard(table[["status", *shown]]))
     if suite.report is not None and "report" in commands:
         start = time.perf_counter()
-        finished = [n for n, code in zip(names, codes, strict=False) if code == 0]
         codes.append(cli.main(["report", *finished, "-o", str(suite.report)]))
         seconds["report"] = time.perf_counter() - start
         print(f"\nreport: {suite.report}")
@@ -114,6 +116,12 @@ def run(path: str | Path = SUITE, *, root: Path | None = None, progress: bool = 
     print("\n== time: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
           + f"; total {total:.0f} s")
     return 0 if all(code == 0 for code in codes) else 1
+
+
+def _experiment_of(spec: Path) -> str:
+    import yaml
+
+    return str(yaml.safe_load(spec.read_text())["name"])
 
 
 def _commands() -> set[str]:

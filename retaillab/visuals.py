@@ -35,7 +35,9 @@ def bars_with_intervals(intervals: pd.DataFrame, metrics: Sequence[str], *,
                              squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=False):
         rows = intervals[intervals["metric"] == metric].sort_values("mean")
-        err = np.vstack([rows["mean"] - rows["low"], rows["high"] - rows["mean"]])
+        # bounds rounded for display can sit a hair inside the mean: never a negative error bar
+        err = np.clip(np.vstack([rows["mean"] - rows["low"], rows["high"] - rows["mean"]]),
+                      0, None)
         ax.barh(rows["model"], rows["mean"], xerr=err, color="#4C72B0", ecolor="#333333",
                 capsize=3)
         ax.set_title(metric)

@@ -246,6 +246,8 @@ def _intervals(models: pd.DataFrame, units: dict[str, pd.DataFrame], unit_kind: 
                 source = "logged by the run"
             elif (model, metric) in logged:
                 _, low, high = logged[(model, metric)]
+                # the cells are rounded for display: widen them to hold the exact mean
+                low, high = min(low, mean), max(high, mean)
                 source = "logged by the run (comparison.csv)"
             rows.append({"model": model, "metric": metric, "mean": float(mean),
                          "low": float(low), "high": float(high), "n": n, "source": source})

@@ -75,6 +75,20 @@ def test_interval_from_logged_table_or_bounds_or_none(store):
     assert rep.leaderboard().loc["pareto", "rmse"] == "1.400"
 
 
+def test_rounded_logged_cells_still_hold_the_exact_mean(store):
+    """comparison.csv shows 3 decimals: a mean of 0.00026 reads "0.000 [0.000, 0.000]"."""
+    table = pd.DataFrame({"recall_at_10": ["0.000 [0.000, 0.000]", "0.100 [0.090, 0.110]"]},
+                         index=pd.Index(["nmf", "ease"], name="model"))
+    log_comparison("rounded", {"nmf": {"recall_at_10": [0.00026]},
+                               "ease": {"recall_at_10": [0.1]}}, per_fold=False, table=table)
+    rows = report.gather("rounded").intervals.set_index(["model", "metric"])
+    assert tuple(rows.loc[("nmf", "recall_at_10"), ["low", "mean", "high"]]) == \
+        (0.0, 0.00026, 0.00026)
+    from retaillab import visuals
+
+    visuals.bars_with_intervals(rows.reset_index(), ["recall_at_10"])  # no negative error bar
+
+
 def test_newest_finished_run_and_provenance(store):
     old = log_comparison("churn", {"a": {"roc_auc": [0.6, 0.7]}})
     new = log_comparison("churn", CHURN)
