@@ -195,12 +195,18 @@ class Run:
         client(self.uri).log_artifact(self.run_id, str(path), folder)
 
     @contextlib.contextmanager
-    def model(self, name: str, params: Mapping[str, Any] | None = None) -> Iterator[Run]:
-        """A child run for one compared model; FAILED if its block raises."""
+    def model(self, name: str, params: Mapping[str, Any] | None = None,
+              tags: Mapping[str, Any] | None = None) -> Iterator[Run]:
+        """A child run for one compared model; FAILED if its block raises.
+
+        ``tags`` are set as the run is created, so a process killed at once still leaves
+        them on the record (e.g. the trial number a resumed study looks for).
+        """
         mlflow_client = client(self.uri)
+        extra = {k: str(v) for k, v in (tags or {}).items()}
         child = mlflow_client.create_run(
-            self.experiment_id, run_name=name,
-            tags={PARENT_TAG: self.run_id, TAG_KIND: "model", TAG_MODEL: name})
+            self.experiment_id, run_name=extra.get(RUN_NAME_TAG, name),
+            tags={PARENT_TAG: self.run_id, TAG_KIND: "model", TAG_MODEL: name, **extra})
         run = Run(child.info.run_id, self.experiment_id, uri=self.uri)
         try:
             if params:

@@ -95,7 +95,7 @@ def tune(spec: TuneSpec, *, workers: int = 1, n_trials: int | None = None,
                         source=describe(url), fix="give the spec another study name")
     parent, owned = _parent_run(spec, study, url, run_id)
     try:
-        fail_stale_trials(study)
+        fail_stale_trials(study, parent)
         done = sum(n for state, n in trial_counts(study).items()
                    if state in ("COMPLETE", "PRUNED"))
         remaining = spec.n_trials - done

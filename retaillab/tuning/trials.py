@@ -74,10 +74,9 @@ def run_trials(spec: TuneSpec, storage: Any, parent: tracking.Run, n_trials: int
         trial.set_user_attr(ATTR_WORKER, worker_id())
         params = suggest(trial, space)
         pruned = False
-        with parent.model(spec.model, {**fixed, **params}) as child:
-            child.set_tags({tracking.TAG_KIND: "trial", TAG_TRIAL: trial.number,
-                            TAG_STUDY: spec.study_name,
-                            tracking.RUN_NAME_TAG: f"{spec.model} trial {trial.number}"})
+        tags = {tracking.TAG_KIND: "trial", TAG_TRIAL: trial.number, TAG_STUDY: spec.study_name,
+                tracking.RUN_NAME_TAG: f"{spec.model} trial {trial.number}"}
+        with parent.model(spec.model, {**fixed, **params}, tags=tags) as child:
             trial.set_user_attr(ATTR_RUN, child.run_id)
 
             def report(step: int, value: float) -> None:
@@ -100,11 +99,13 @@ def run_trials(spec: TuneSpec, storage: Any, parent: tracking.Run, n_trials: int
     study.optimize(objective, n_trials=n_trials, timeout=timeout, catch=problem.catch)
 
 
-def fail_stale_trials(study: Any) -> list[int]:
+def fail_stale_trials(study: Any, parent: tracking.Run | None = None) -> list[int]:
     """Fail trials left RUNNING by a process of this host that no longer exists.
 
-    Their MLflow child runs end KILLED. Trials running on other hosts are left alone (an RDB
-    storage shared between machines cannot tell a slow trial from a dead one here).
+    Their MLflow child runs end KILLED: found by the run id the trial recorded, or, for a
+    process killed between creating the run and recording its id, among ``parent``'s children
+    by trial number. Trials running on other hosts are left alone (an RDB storage shared
+    between machines cannot tell a slow trial from a dead one here).
     """
     from optuna.trial import TrialState
 
@@ -116,8 +117,10 @@ def fail_stale_trials(study: Any) -> list[int]:
         if trial_host != host or not pid.isdigit() or _alive(int(pid)):
             continue
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        run_id = trial.user_attrs.get(ATTR_RUN)
-        if run_id:
+        run_ids = [trial.user_attrs[ATTR_RUN]] if ATTR_RUN in trial.user_attrs else [
+            c.info.run_id for c in (parent.children() if parent is not None else [])
+            if c.info.status == "RUNNING" and c.data.tags.get(TAG_TRIAL) == str(trial.number)]
+        for run_id in run_ids:
             tracking.client().set_terminated(run_id, "KILLED")
         failed.append(trial.number)
     if failed:
