@@ -20,10 +20,19 @@ JOURNAL_SUFFIXES = (".journal", ".log")
 
 
 def default_storage(study: str) -> str:
-    """The default journal file of ``study`` (its folder is created)."""
+    """The default journal file of ``study`` (its folder is created).
+
+    It sits beside the MLflow store: ``optuna/`` next to a SQLite file store (by default
+    ``mlruns/optuna/``), else ``mlruns/optuna/`` in the project. A study and the MLflow record
+    of its trials then move together: a throwaway store gets a fresh study.
+    """
     from retaillab import tracking
 
-    folder = tracking.project_root() / "mlruns" / "optuna"
+    uri = tracking.tracking_uri()
+    if uri.startswith("sqlite:///"):
+        folder = Path(uri[len("sqlite:///"):]).parent / "optuna"
+    else:
+        folder = tracking.project_root() / "mlruns" / "optuna"
     folder.mkdir(parents=True, exist_ok=True)
     return str(folder / f"{tracking._slug(study)}.journal")
 

@@ -121,3 +121,15 @@ def test_spec_errors_name_the_key(store, capsys):
     assert "'n_trials' must be an integer >= 1" in capsys.readouterr().err
     assert main(["tune", str(write_spec(store, data={"smaple": 5}))]) == 2
     assert "data.smaple" in capsys.readouterr().err
+
+
+def test_default_study_journal_sits_beside_the_mlflow_store(store, monkeypatch, tmp_path):
+    from retaillab.tuning.storage import default_storage
+
+    assert default_storage("tune svd") == str(store / "mlruns" / "optuna" / "tune-svd.journal")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{elsewhere / 'm.db'}")
+    assert default_storage("s") == str(elsewhere / "optuna" / "s.journal")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example:5000")
+    assert default_storage("s") == str(store / "mlruns" / "optuna" / "s.journal")
