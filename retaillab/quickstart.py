@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retaillab.spec import SpecError
+from retaillab.spec import SpecError, read_mapping
 
 SUITE = Path("experiments/quickstart.yaml")
 #: The few metrics printed per experiment (the report and ``retaillab runs`` show them all).
@@ -34,23 +34,15 @@ class Suite:
 
 def load_suite(path: str | Path, root: Path | None = None) -> Suite:
     """Read ``experiments/quickstart.yaml``; every error names the file and the key."""
-    import yaml
-
     from retaillab.tracking import project_root
 
     path = Path(path)
     if not path.is_file() and not path.is_absolute():  # from a subfolder of the project
         path = project_root() / path
-    if not path.is_file():
-        raise SpecError("no such suite file", source=str(path),
-                        fix="give the path of a YAML file like experiments/quickstart.yaml")
-    raw = yaml.safe_load(path.read_text()) or {}
+    raw, _ = read_mapping(path, what="suite file", example="experiments/quickstart.yaml",
+                          shape="runs, tune and report", known=("name", "runs", "tune", "report"),
+                          required=())
     root = root or project_root(path.parent)
-    known = {"name", "runs", "tune", "report"}
-    for key in raw:
-        if key not in known:
-            raise SpecError(f"unknown key {key!r}; known keys: {', '.join(sorted(known))}",
-                            source=str(path), column=str(key), fix="remove or rename it")
     runs = raw.get("runs") or []
     if not isinstance(runs, list) or not all(isinstance(r, str) for r in runs):
         raise SpecError("'runs' must be a list of spec paths", source=str(path), column="runs",

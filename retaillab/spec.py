@@ -61,33 +61,49 @@ class Spec:
                     self.tags, self.description, self.sha256)
 
 
-def load_spec(path: str | Path, root: Path | None = None) -> Spec:
-    """Read and validate a spec file; the notebook path is relative to the project root."""
-    import yaml
+def read_mapping(path: str | Path, *, what: str, example: str, shape: str,
+                 known: Sequence[str], required: Sequence[str]) -> tuple[dict, bytes]:
+    """A YAML file of ``known`` keys with the ``required`` ones set: ``(mapping, raw bytes)``.
 
-    from retaillab.tracking import project_root
+    Shared by experiment specs, tuning specs and the quickstart suite, so each reports a
+    missing file, bad YAML, a wrong shape, an unknown key or a missing key the same way.
+    """
+    import yaml
 
     path = Path(path)
     if not path.is_file():
-        raise SpecError("no such spec file", source=str(path),
-                        fix="give the path of a YAML file, e.g. experiments/quickstart.yaml")
+        raise SpecError(f"no such {what}", source=str(path),
+                        fix=f"give the path of a YAML file, e.g. {example}")
     raw_bytes = path.read_bytes()
     try:
         raw = yaml.safe_load(raw_bytes)
     except yaml.YAMLError as exc:
         raise SpecError(f"is not valid YAML: {exc}", source=str(path),
                         fix="fix the YAML syntax at the line shown") from None
+    if raw is None and not required:
+        raw = {}
     if not isinstance(raw, dict):
-        raise SpecError("must be a YAML mapping with at least 'name' and 'notebook'",
-                        source=str(path), fix="see experiments/ for examples")
+        raise SpecError(f"must be a YAML mapping with {shape}", source=str(path),
+                        fix=f"see {example}")
     for key in raw:
-        if key not in KEYS:
-            raise SpecError(f"unknown key {key!r}; known keys: {', '.join(KEYS)}",
+        if key not in known:
+            raise SpecError(f"unknown key {key!r}; known keys: {', '.join(known)}",
                             source=str(path), column=str(key), fix="remove or rename it")
-    for key in REQUIRED:
+    for key in required:
         if not raw.get(key):
             raise SpecError(f"the key {key!r} is required", source=str(path), column=key,
                             fix=f"add `{key}: ...`")
+    return raw, raw_bytes
+
+
+def load_spec(path: str | Path, root: Path | None = None) -> Spec:
+    """Read and validate a spec file; the notebook path is relative to the project root."""
+    from retaillab.tracking import project_root
+
+    path = Path(path)
+    raw, raw_bytes = read_mapping(path, what="spec file", example="experiments/tour.yaml",
+                                  shape="at least 'name' and 'notebook'", known=list(KEYS),
+                                  required=REQUIRED)
     for key, kind in KEYS.items():
         if key in raw and raw[key] is not None and not isinstance(raw[key], kind):
             raise SpecError(f"{key!r} must be a {kind.__name__}, got "

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retaillab.spec import SpecError
+from retaillab.spec import SpecError, read_mapping
 
 __all__ = ["TuneSpec", "load_tune_spec"]
 
@@ -74,30 +74,11 @@ class TuneSpec:
 
 def load_tune_spec(path: str | Path) -> TuneSpec:
     """Read and validate a tuning spec file."""
-    import yaml
-
     path = Path(path)
-    if not path.is_file():
-        raise SpecError("no such tuning spec", source=str(path),
-                        fix="give the path of a YAML file, e.g. experiments/tune_svd.yaml")
-    raw_bytes = path.read_bytes()
-    try:
-        raw = yaml.safe_load(raw_bytes)
-    except yaml.YAMLError as exc:
-        raise SpecError(f"is not valid YAML: {exc}", source=str(path),
-                        fix="fix the YAML syntax at the line shown") from None
-    if not isinstance(raw, dict):
-        raise SpecError("must be a YAML mapping with name, task, model and metric",
-                        source=str(path), fix="see experiments/tune_svd.yaml")
     known = [f.name for f in dataclasses.fields(TuneSpec) if f.name not in ("path", "sha256")]
-    for key in raw:
-        if key not in known:
-            raise SpecError(f"unknown key {key!r}; known keys: {', '.join(known)}",
-                            source=str(path), column=str(key), fix="remove or rename it")
-    for key in ("name", "task", "model", "metric"):
-        if not raw.get(key):
-            raise SpecError(f"the key {key!r} is required", source=str(path), column=key,
-                            fix=f"add `{key}: ...`")
+    raw, raw_bytes = read_mapping(path, what="tuning spec", example="experiments/tune_svd.yaml",
+                                  shape="name, task, model and metric", known=known,
+                                  required=("name", "task", "model", "metric"))
     values = {k: v for k, v in raw.items() if v is not None}
     return validate(TuneSpec(**values, path=str(path.resolve()),
                              sha256=hashlib.sha256(raw_bytes).hexdigest()))
