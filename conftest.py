@@ -2,10 +2,66 @@
 
 Every MLflow write during the tests goes to a throwaway store, never the project's mlruns/;
 the notebook kernels nbval and papermill start inherit the variable.
+
+Creating and migrating a SQLite MLflow store costs seconds, so it is done once per test
+session (a template, shared by pytest-xdist workers under a file lock) and every test that
+wants a store of its own gets a copy of it (the ``store`` fixture), which opens in ~0.1 s.
 """
 
-import os
-import tempfile
+from __future__ import annotations
 
-_STORE = tempfile.mkdtemp(prefix="retaillab-tests-")
-os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_STORE}/mlflow.db"
+import fcntl
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# one folder for the whole session: the controller sets it, xdist workers inherit it
+_ROOT = Path(os.environ.setdefault("RETAILLAB_TEST_ROOT",
+                                   tempfile.mkdtemp(prefix="retaillab-tests-")))
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+_SESSION_STORE = _ROOT / f"session-{_WORKER}" / "mlflow.db"
+_SESSION_STORE.parent.mkdir(parents=True, exist_ok=True)
+os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_SESSION_STORE}"
+
+
+def template_store() -> Path:
+    """A migrated, empty MLflow SQLite database, made once per session and then copied."""
+    template = _ROOT / "template" / "mlflow.db"
+    if template.is_file():
+        return template
+    template.parent.mkdir(parents=True, exist_ok=True)
+    with open(_ROOT / "template.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not template.is_file():
+            from mlflow import MlflowClient
+
+            partial = template.with_suffix(".partial")
+            client = MlflowClient(tracking_uri=f"sqlite:///{partial}")
+            client.search_experiments(max_results=1)  # creates and migrates the schema
+            partial.rename(template)
+    return template
+
+
+def copy_store(folder: Path) -> str:
+    """A fresh store at ``folder/mlruns/mlflow.db`` (a copy of the template); its URI."""
+    db = Path(folder) / "mlruns" / "mlflow.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template_store(), db)
+    return f"sqlite:///{db}"
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """A fresh MLflow store in ``tmp_path/mlruns`` for this process and the processes and
+    kernels it starts; the working directory is ``tmp_path``, a project of its own."""
+    from retaillab import tracking
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'scratch'\n")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", copy_store(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    tracking._CLIENTS.clear()
+    yield tmp_path
+    tracking._CLIENTS.clear()

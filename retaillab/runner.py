@@ -12,15 +12,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import platform
 import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +24,6 @@ from retaillab import tracking
 from retaillab.spec import Spec, check_parameters
 
 log = logging.getLogger(__name__)
-
-PACKAGES = ("retaillab", "numpy", "pandas", "scikit-learn", "scikit-surprise", "optuna",
-            "mlflow", "papermill", "implicit", "mlxtend")
-TAG_COMMIT = tracking.TAG_PREFIX + "git_commit"
-TAG_DIRTY = tracking.TAG_PREFIX + "git_dirty"
-TAG_SPEC = tracking.TAG_PREFIX + "spec"
-TAG_SPEC_HASH = tracking.TAG_PREFIX + "spec_sha256"
-TAG_SEED = tracking.TAG_PREFIX + "seed"
-TAG_VERSIONS = tracking.TAG_PREFIX + "versions"
-TAG_PYTHON = tracking.TAG_PREFIX + "python"
-TAG_RERUN_OF = tracking.TAG_PREFIX + "rerun_of"
-TAG_OUTPUT = tracking.TAG_PREFIX + "output"
 
 
 @dataclass(frozen=True)
@@ -53,49 +37,16 @@ class RunResult:
     error: str = ""
 
 
-def git_state(root: Path) -> tuple[str, bool]:
-    """The commit checked out at ``root`` and whether the work tree has changes."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                                    cwd=root, capture_output=True, text=True,
-                                    check=True).stdout.strip())
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown", True
-    return commit, dirty
-
-
-def versions() -> dict[str, str]:
-    """Installed versions of the packages a result depends on."""
-    found = {}
-    for name in PACKAGES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
 def provenance(spec: Spec, root: Path, parameters: dict[str, Any]) -> dict[str, str]:
     """The tags that say what produced a run (the commit is the notebook's repository's)."""
-    commit, dirty = git_state(spec.notebook.parent)
-    spec_path, notebook = _relative(spec.path, root), _relative(spec.notebook, root)
+    spec_path = tracking.relative(spec.path, root)
+    notebook = tracking.relative(spec.notebook, root)
     return {
-        TAG_COMMIT: commit, TAG_DIRTY: str(dirty).lower(), TAG_SPEC: spec_path,
-        TAG_SPEC_HASH: spec.sha256, tracking.TAG_NOTEBOOK: notebook,
-        TAG_SEED: str(parameters.get("seed", "")), TAG_VERSIONS: json.dumps(versions()),
-        TAG_PYTHON: platform.python_version(), tracking.TAG_KIND: "notebook",
+        **tracking.code_tags(spec.notebook.parent), tracking.TAG_SPEC: spec_path,
+        tracking.TAG_SPEC_HASH: spec.sha256, tracking.TAG_NOTEBOOK: notebook,
+        tracking.TAG_SEED: str(parameters.get("seed", "")), tracking.TAG_KIND: "notebook",
         tracking.TAG_PARAMETERS: json.dumps(parameters, default=str),
-        "mlflow.source.name": spec_path, "mlflow.source.git.commit": commit,
-        **spec.tags,
+        "mlflow.source.name": spec_path, **spec.tags,
     }
 
 
@@ -122,13 +73,13 @@ def execute(spec: Spec, point: dict[str, Any], *, root: Path, extra_tags: dict |
     tags = {**provenance(spec, root, point), **(extra_tags or {})}
     created = client.create_run(exp, run_name=_run_name(spec, point), tags=tags)
     run = tracking.Run(created.info.run_id, exp)
-    output = root / "outputs" / tracking._slug(spec.name) / f"{run.run_id}.ipynb"
+    output = root / "outputs" / tracking.slug(spec.name) / f"{run.run_id}.ipynb"
     status, error = "FAILED", ""
     try:  # from here on, whatever happens, _finish ends the run
         run.log_params(point)
         output.parent.mkdir(parents=True, exist_ok=True)
-        run.set_tags({TAG_OUTPUT: _relative(output, root)})
-        with _kernel_logs_here():
+        run.set_tags({tracking.TAG_OUTPUT: tracking.relative(output, root)})
+        with tracking.kernel_environment():
             papermill.execute_notebook(
                 str(spec.notebook), str(output), parameters={**point, "run_id": run.run_id},
                 progress_bar=progress, cwd=str(spec.notebook.parent), kernel_name="python3")
@@ -145,21 +96,6 @@ def execute(spec: Spec, point: dict[str, Any], *, root: Path, extra_tags: dict |
     finally:
         _finish(run, status, error, output)
     return RunResult(run.run_id, status, point, output, error)
-
-
-@contextlib.contextmanager
-def _kernel_logs_here() -> Iterator[None]:
-    """Point the notebook kernel at this store: it inherits the environment, and papermill
-    offers no other way to hand it one. The variable is restored afterwards."""
-    before = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = tracking.tracking_uri()
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = before
 
 
 @contextlib.contextmanager
@@ -288,17 +224,18 @@ def rerun(run_id: str, *, rtol: float = 1e-9, progress: bool = True,
                         fix="rerun a parent run listed by `retaillab runs EXPERIMENT`")
     root = root or tracking.project_root()
     experiment = client.get_experiment(original.info.experiment_id).name
-    spec = Spec(root / tags.get(TAG_SPEC, "rerun"), experiment, root / tags[tracking.TAG_NOTEBOOK],
+    spec = Spec(root / tags.get(tracking.TAG_SPEC, "rerun"), experiment,
+                root / tags[tracking.TAG_NOTEBOOK],
                 json.loads(tags[tracking.TAG_PARAMETERS]), {}, {}, "",
-                tags.get(TAG_SPEC_HASH, ""))
+                tags.get(tracking.TAG_SPEC_HASH, ""))
     warnings = []
-    commit, dirty = git_state(spec.notebook.parent)
-    if commit != tags.get(TAG_COMMIT) or dirty or tags.get(TAG_DIRTY) == "true":
-        warnings.append(f"code differs: the original ran at commit {tags.get(TAG_COMMIT)} "
-                        f"(dirty={tags.get(TAG_DIRTY)}), this rerun at {commit} "
+    commit, dirty = tracking.git_state(spec.notebook.parent)
+    if commit != tags.get(tracking.TAG_COMMIT) or dirty or tags.get(tracking.TAG_DIRTY) == "true":
+        warnings.append(f"code differs: the original ran at commit {tags.get(tracking.TAG_COMMIT)} "
+                        f"(dirty={tags.get(tracking.TAG_DIRTY)}), this rerun at {commit} "
                         f"(dirty={str(dirty).lower()})")
     result = execute(spec, spec.parameters, root=root, progress=progress,
-                     extra_tags={TAG_RERUN_OF: run_id})
+                     extra_tags={tracking.TAG_RERUN_OF: run_id})
     new_tags = client.get_run(result.run_id).data.tags
     for key in sorted(k for k in {*tags, *new_tags} if k.startswith(tracking.TAG_DATA)):
         if tags.get(key) != new_tags.get(key):

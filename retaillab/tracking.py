@@ -44,8 +44,30 @@ TAG_KIND = TAG_PREFIX + "kind"  # "notebook" for a parent run, "model" for a com
 TAG_MODEL = TAG_PREFIX + "model"
 TAG_DATA = TAG_PREFIX + "data."  # + name: a data fingerprint
 TAG_ERROR = TAG_PREFIX + "error"
+TAG_INTERACTIVE = TAG_PREFIX + "interactive"  # "true": a notebook opened by hand started it
+# provenance: what produced a run (the runner, the tuner and by-hand notebooks write them)
+TAG_COMMIT = TAG_PREFIX + "git_commit"
+TAG_DIRTY = TAG_PREFIX + "git_dirty"
+TAG_SPEC = TAG_PREFIX + "spec"
+TAG_SPEC_HASH = TAG_PREFIX + "spec_sha256"
+TAG_SEED = TAG_PREFIX + "seed"
+TAG_VERSIONS = TAG_PREFIX + "versions"
+TAG_PYTHON = TAG_PREFIX + "python"
+TAG_RERUN_OF = TAG_PREFIX + "rerun_of"
+TAG_OUTPUT = TAG_PREFIX + "output"
+# tuning: a study's parent run has kind "study", each trial is a child run of kind "trial"
+TAG_STUDY = TAG_PREFIX + "study"
+TAG_TRIAL = TAG_PREFIX + "trial"
+TAG_TRIAL_STATE = TAG_PREFIX + "trial_state"
+# run ownership: which process on which machine is writing the run (see reap_orphans)
+TAG_OWNER = TAG_PREFIX + "owner"
+TAG_ENDED_BY = TAG_PREFIX + "ended_by"  # why a run was ended by someone other than its owner
 PARENT_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"
+
+#: the packages whose versions a result depends on (recorded on every notebook run)
+PACKAGES = ("retaillab", "numpy", "pandas", "scikit-learn", "scikit-surprise", "optuna",
+            "mlflow", "papermill", "implicit", "mlxtend")
 
 
 def project_root(start: str | Path | None = None) -> Path:
@@ -66,17 +88,54 @@ def tracking_uri() -> str:
     return f"sqlite:///{db}"
 
 
-def artifact_root() -> Path:
-    """Where artifacts of experiments created here are stored."""
-    return project_root() / "mlruns" / "artifacts"
+def store_folder(uri: str | None = None) -> Path | None:
+    """The folder of a SQLite store (the database file's folder), else None (a server).
+
+    Artifacts, executed notebooks, the Optuna journal and the store's lock live there, so
+    one store is one folder wherever the command that wrote to it was started.
+    """
+    uri = uri or tracking_uri()
+    if uri.startswith("sqlite:///"):
+        path = uri[len("sqlite:///"):].split("?", 1)[0]
+        return Path(path).resolve().parent if path and path != ":memory:" else None
+    return None
+
+
+def artifact_root(uri: str | None = None) -> Path | None:
+    """Where artifacts of experiments created in a SQLite store go: beside the database.
+
+    None for a server or database store: there the server's artifact store is used.
+    """
+    folder = store_folder(uri)
+    return None if folder is None else folder / "artifacts"
+
+
+def outputs_folder(uri: str | None = None) -> Path | None:
+    """Where executed notebooks are kept: ``outputs/`` beside a SQLite store, else None
+    (a server's store keeps them as run artifacts only)."""
+    folder = store_folder(uri)
+    return None if folder is None else folder / "outputs"
 
 
 @contextlib.contextmanager
-def _store_lock() -> Iterator[None]:
-    """Serialise store creation and experiment creation between processes on this host."""
-    lock_dir = project_root() / "mlruns"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / ".lock", "w") as handle:
+def _store_lock(uri: str | None = None) -> Iterator[None]:
+    """Serialise store and experiment creation between processes on this host.
+
+    The lock file sits beside a SQLite store; for other stores, in the temporary folder,
+    named by a digest of the URI.
+    """
+    import hashlib
+    import tempfile
+
+    uri = uri or tracking_uri()
+    folder = store_folder(uri)
+    if folder is None:
+        digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
+        lock = Path(tempfile.gettempdir()) / f"retaillab-{digest}.lock"
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = folder / ".lock"
+    with open(lock, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -97,7 +156,7 @@ def client(uri: str | None = None) -> MlflowClient:
     if uri not in _CLIENTS:
         from mlflow import MlflowClient
 
-        with _store_lock():
+        with _store_lock(uri):
             instance = MlflowClient(tracking_uri=uri)
             instance.search_experiments(max_results=1)  # creates/migrates the store now
         _CLIENTS[uri] = instance
@@ -114,14 +173,150 @@ def experiment_id(name: str) -> str:
         found = mlflow_client.get_experiment_by_name(name)
         if found is not None:
             return found.experiment_id
-        location = None
-        if tracking_uri().startswith("sqlite:"):
-            location = (artifact_root() / _slug(name)).as_uri()
+        root = artifact_root()
+        location = None if root is None else (root / slug(name)).as_uri()
         return mlflow_client.create_experiment(name, artifact_location=location)
 
 
-def _slug(name: str) -> str:
+def slug(name: str) -> str:
+    """``name`` as a safe single path component (an experiment name as a folder name)."""
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-") or "default"
+
+
+def is_timing(metric: str) -> bool:
+    """Whether ``metric`` is a timing (``fit_seconds``, ``fit_seconds_ci_low``, ...).
+
+    Timings depend on the machine and its load: they are reported, never judged by ``rerun``
+    and never marked best.
+    """
+    return "_seconds" in metric
+
+
+def display_uri(uri: str | None = None) -> str:
+    """``uri`` (default: :func:`tracking_uri`) with any password masked, for printing.
+
+    ``postgresql://ana:s3cret@db:5432/ml`` -> ``postgresql://ana:***@db:5432/ml``; a token
+    in the query (``?token=...``, ``password=...``) is masked too.
+    """
+    import re
+
+    text = tracking_uri() if uri is None else str(uri)
+    text = re.sub(r"(//[^/:@?#]*:)[^/@?#]*@", r"\1***@", text)
+    return re.sub(r"(?i)([?&](?:password|passwd|pwd|token|secret|key)=)[^&#]*", r"\1***", text)
+
+
+def relative(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` when inside it, else the absolute path."""
+    try:
+        return str(Path(path).resolve().relative_to(Path(root).resolve()))
+    except ValueError:
+        return str(path)
+
+
+def git_state(folder: Path) -> tuple[str, bool]:
+    """The commit checked out at ``folder`` and whether the work tree has changes."""
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                    cwd=folder, capture_output=True, text=True,
+                                    check=True).stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown", True
+    return commit, dirty
+
+
+def versions() -> dict[str, str]:
+    """Installed versions of the packages a result depends on (:data:`PACKAGES`)."""
+    from importlib import metadata
+
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def code_tags(folder: Path) -> dict[str, str]:
+    """Tags for the code behind a run: commit and dirty flag of ``folder``'s repository,
+    package versions and the Python version (every run carries them)."""
+    import platform
+
+    commit, dirty = git_state(folder)
+    return {TAG_COMMIT: commit, TAG_DIRTY: str(dirty).lower(),
+            TAG_VERSIONS: json.dumps(versions()), TAG_PYTHON: platform.python_version(),
+            "mlflow.source.git.commit": commit}
+
+
+@contextlib.contextmanager
+def kernel_environment() -> Iterator[None]:
+    """Point notebook kernels started inside the block at this store.
+
+    A kernel inherits the environment, and papermill offers no other way to hand it one, so
+    ``MLFLOW_TRACKING_URI`` is set for the block and restored afterwards.
+    """
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = before
+
+
+SECRET_TAG = TAG_PREFIX + "key_secret"
+
+
+def _secret(uri: str | None = None) -> bytes:
+    """The store's secret for :func:`user_keys`, created on first use.
+
+    A SQLite store keeps it in a file beside the database, readable by its owner only; any
+    other store keeps it as a tag of the Default experiment (whoever can read the store can
+    read the runs anyway; what it protects is an exported ``per_user.csv`` or report).
+    """
+    import secrets
+
+    uri = uri or tracking_uri()
+    folder = store_folder(uri)
+    if folder is not None:
+        path = folder / ".retaillab-secret"
+        if not path.is_file():
+            with _store_lock(uri):
+                if not path.is_file():
+                    folder.mkdir(parents=True, exist_ok=True)
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    with os.fdopen(fd, "w") as handle:
+                        handle.write(secrets.token_hex(32))
+        return bytes.fromhex(path.read_text().strip())
+    mlflow_client = client(uri)
+    default = mlflow_client.get_experiment("0")
+    value = default.tags.get(SECRET_TAG)
+    if not value:
+        with _store_lock(uri):
+            value = mlflow_client.get_experiment("0").tags.get(SECRET_TAG)
+            if not value:
+                value = secrets.token_hex(32)
+                mlflow_client.set_experiment_tag("0", SECRET_TAG, value)
+    return bytes.fromhex(value)
+
+
+def user_keys(ids: Any, uri: str | None = None) -> list[str]:
+    """Pseudonymous keys for customer or user ids: HMAC-SHA256 with the store's secret.
+
+    Keys are stable within one store (so reports pair users across models and runs) and
+    cannot be reversed by hashing candidate ids without the secret, which never leaves the
+    store. 16 hex characters (64 bits) each.
+    """
+    import hmac
+
+    secret = _secret(uri)
+    return [hmac.digest(secret, str(value).encode(), "sha256").hex()[:16] for value in ids]
 
 
 def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:

@@ -64,15 +64,15 @@ def test_grid_run_records_everything(store, capsys):
         assert parent.info.status == "FINISHED"
         assert parent.data.params["alpha"] == str(alpha) and parent.data.params["seed"] == "3"
         tags = parent.data.tags
-        assert tags["owner"] == "tests" and tags[runner.TAG_SEED] == "3"
-        assert len(tags[runner.TAG_SPEC_HASH]) == 64 and tags[runner.TAG_PYTHON]
-        assert "pandas" in json.loads(tags[runner.TAG_VERSIONS])
+        assert tags["owner"] == "tests" and tags[tracking.TAG_SEED] == "3"
+        assert len(tags[tracking.TAG_SPEC_HASH]) == 64 and tags[tracking.TAG_PYTHON]
+        assert "pandas" in json.loads(tags[tracking.TAG_VERSIONS])
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=FIXTURES, capture_output=True,
                               text=True).stdout.strip()
         changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
                                  cwd=FIXTURES, capture_output=True, text=True).stdout.strip()
-        assert tags[runner.TAG_COMMIT] == head and len(head) == 40
-        assert tags[runner.TAG_DIRTY] == ("true" if changed else "false")
+        assert tags[tracking.TAG_COMMIT] == head and len(head) == 40
+        assert tags[tracking.TAG_DIRTY] == ("true" if changed else "false")
         assert len(tags[tracking.TAG_DATA + "toy"]) >= 16
         assert parent.data.metrics["n_rows"] == 50
         mine = [c for c in children if c.data.tags[tracking.PARENT_TAG] == parent.info.run_id]
@@ -163,7 +163,7 @@ def test_rerun_reproduces_metrics_and_flags_differences(store, capsys):
     assert "same metrics" in out and "a/rmse" in out and "fit_seconds" not in out
     parents, _ = parent_runs("again")
     rerun_run = next(p for p in parents if p.info.run_id != first.info.run_id)
-    assert rerun_run.data.tags[runner.TAG_RERUN_OF] == first.info.run_id
+    assert rerun_run.data.tags[tracking.TAG_RERUN_OF] == first.info.run_id
     # a changed metric on the original is reported and fails the command
     child = next(c for c in tracking.Run(first.info.run_id, first.info.experiment_id).children()
                  if c.data.tags[tracking.RUN_NAME_TAG] == "a")

@@ -41,8 +41,6 @@ def build(experiments: Sequence[str], output: str | Path, *, run_id: str | None 
     """
     import papermill
 
-    from retaillab.runner import _kernel_logs_here
-
     names = list(experiments) or experiments_with_runs()
     check_request(names, run_id)
     title = title or "Model comparison: " + ", ".join(names)
@@ -52,7 +50,7 @@ def build(experiments: Sequence[str], output: str | Path, *, run_id: str | None 
     with tempfile.TemporaryDirectory() as folder:
         executed = Path(keep_notebook or Path(folder) / "report.ipynb")
         executed.parent.mkdir(parents=True, exist_ok=True)
-        with _kernel_logs_here():
+        with tracking.kernel_environment():
             papermill.execute_notebook(
                 str(source), str(executed), kernel_name="python3", progress_bar=False,
                 cwd=str(tracking.project_root()),

@@ -37,18 +37,14 @@ if TYPE_CHECKING:  # pragma: no cover
 UNIT_FILES = {"folds.csv": "folds", "per_user.csv": "users"}
 UNIT_KEYS = ("repeat", "fold", "user")
 KIND_STUDY = "study"  # retaillab.tuning: parent kind=study, trials kind=trial, as child runs
-TAG_TRIAL = tracking.TAG_PREFIX + "trial"
-TAG_TRIAL_STATE = tracking.TAG_PREFIX + "trial_state"
+TAG_TRIAL = tracking.TAG_TRIAL
+TAG_TRIAL_STATE = tracking.TAG_TRIAL_STATE
 CELL = re.compile(r"^\s*(\S+)\s*\[\s*(\S+)\s*,\s*(\S+)\s*\]\s*$")
 N_BOOTSTRAP = 1000
 ALPHA = 0.05
 
-# provenance tags the runner writes (duplicated from retaillab.runner to keep this import light)
-TAG_COMMIT = tracking.TAG_PREFIX + "git_commit"
-TAG_DIRTY = tracking.TAG_PREFIX + "git_dirty"
-TAG_SPEC = tracking.TAG_PREFIX + "spec"
-TAG_SPEC_HASH = tracking.TAG_PREFIX + "spec_sha256"
-TAG_SEED = tracking.TAG_PREFIX + "seed"
+TAG_COMMIT, TAG_DIRTY, TAG_SEED = tracking.TAG_COMMIT, tracking.TAG_DIRTY, tracking.TAG_SEED
+TAG_SPEC, TAG_SPEC_HASH = tracking.TAG_SPEC, tracking.TAG_SPEC_HASH
 
 
 @dataclass

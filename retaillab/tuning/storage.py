@@ -34,7 +34,7 @@ def default_storage(study: str) -> str:
     else:
         folder = tracking.project_root() / "mlruns" / "optuna"
     folder.mkdir(parents=True, exist_ok=True)
-    return str(folder / f"{tracking._slug(study)}.journal")
+    return str(folder / f"{tracking.slug(study)}.journal")
 
 
 def _journal_path(url: str) -> Path | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import platform
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,18 +159,13 @@ def _parent_run(spec: TuneSpec, study: Any, url: str, run_id: str | None
 def _provenance(spec: TuneSpec, url: str) -> dict[str, str]:
     from pathlib import Path
 
-    from retaillab import runner
-
     root = tracking.project_root()
-    commit, dirty = runner.git_state(root)
-    return {tracking.TAG_KIND: "study", TAG_STUDY: spec.study_name, TAG_STORAGE: describe(url),
+    return {**tracking.code_tags(root), tracking.TAG_KIND: "study", TAG_STUDY: spec.study_name,
+            TAG_STORAGE: describe(url),
             TAG_STUDY + ".metric": f"validation_{spec.metric}",
             TAG_STUDY + ".direction": spec.direction,
-            runner.TAG_COMMIT: commit, runner.TAG_DIRTY: str(dirty).lower(),
-            runner.TAG_SPEC: runner._relative(Path(spec.path), root) if spec.path else "",
-            runner.TAG_SPEC_HASH: spec.sha256, runner.TAG_SEED: str(spec.seed),
-            runner.TAG_VERSIONS: json.dumps(runner.versions()),
-            runner.TAG_PYTHON: platform.python_version(),
+            tracking.TAG_SPEC: tracking.relative(Path(spec.path), root) if spec.path else "",
+            tracking.TAG_SPEC_HASH: spec.sha256, tracking.TAG_SEED: str(spec.seed),
             tracking.TAG_PARAMETERS: json.dumps(spec.as_dict(), default=str), **spec.tags}
 
 

@@ -24,9 +24,7 @@ log = logging.getLogger(__name__)
 __all__ = ["ATTR_RUN", "ATTR_WORKER", "TAG_STUDY", "TAG_TRIAL", "fail_stale_trials",
            "make_study", "run_trials", "worker_id"]
 
-TAG_STUDY = tracking.TAG_PREFIX + "study"
-TAG_TRIAL = tracking.TAG_PREFIX + "trial"
-TAG_STATE = tracking.TAG_PREFIX + "trial_state"
+TAG_STUDY, TAG_TRIAL, TAG_STATE = tracking.TAG_STUDY, tracking.TAG_TRIAL, tracking.TAG_TRIAL_STATE
 ATTR_RUN = "mlflow_run_id"
 ATTR_WORKER = "worker"
 
