@@ -9,9 +9,7 @@ from retaillab.clv.compare import clv_deciles, compare
 from retaillab.errors import NotFittedError, ParameterError, UnknownNameError
 
 
-def test_compare_logs_child_runs(cdnow_tx, tmp_path, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")
-    tracking._CLIENTS.clear()
+def test_compare_logs_child_runs(cdnow_tx, store):
     run = tracking.notebook_run(None, experiment="clv-compare-test", params={})
     result = compare(cdnow_tx, models=["bg_nbd", "gamma_gamma"], calibration_end="1997-09-30",
                      holdout_end="1998-06-30", run=run)
@@ -29,7 +27,6 @@ def test_compare_logs_child_runs(cdnow_tx, tmp_path, monkeypatch):
     deciles = clv_deciles(result.clv)
     assert list(deciles.index) == list(range(1, 11))
     assert deciles["bg_nbd"].is_monotonic_increasing
-    tracking._CLIENTS.clear()
 
 
 def test_compare_refuses_unknown_or_spend_only_models(cdnow_tx):
