@@ -20,10 +20,11 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from retaillab.errors import NotFittedError, ParameterError, RetailLabError
 
@@ -33,13 +34,22 @@ log = logging.getLogger(__name__)
 _LOW, _HIGH = 1e-7, 1e7
 _Z95 = 1.959963984540054
 
+#: What ``fit`` learns; before fit, reading one raises :class:`NotFittedError`.
+LEARNED = frozenset({"params_", "log_likelihood_", "covariance_", "standard_errors_",
+                     "n_customers_", "n_iterations_"})
+
 
 class FitError(RetailLabError, RuntimeError):
     """A maximum-likelihood fit that did not reach a usable optimum."""
 
 
-class Fitter:
+class Fitter(BaseEstimator):
     """Base of the CLV models: estimator contract, the fit engine, the summary table.
+
+    The estimator contract is scikit-learn's: keyword-only hyperparameters stored unchanged by
+    ``__init__``, so ``get_params``, ``set_params`` and :func:`sklearn.base.clone` come from
+    :class:`~sklearn.base.BaseEstimator`; what ``fit`` learns is in attributes ending in
+    ``_`` (:data:`LEARNED`), which :func:`~sklearn.utils.validation.check_is_fitted` finds.
 
     Subclasses set ``_names`` (parameter names, in order), ``_columns`` (summary columns they
     read) and implement ``_data(summary)`` (arrays of sufficient statistics), ``_loglik(theta,
@@ -59,25 +69,26 @@ class Fitter:
         self.tol = tol
         self.max_iter = max_iter
 
-    # -- estimator contract -------------------------------------------------------------
-    def get_params(self) -> dict[str, Any]:
-        """The hyperparameters given to ``__init__`` (for logging and tuning)."""
-        return {"penalizer": self.penalizer, "initial": self.initial, "tol": self.tol,
-                "max_iter": self.max_iter}
-
+    # -- estimator contract (the rest is BaseEstimator's) --------------------------------
     def __getattr__(self, name: str):
-        # learned attributes (``params_``, ...) before fit: say so, not a bare AttributeError
-        if name.endswith("_") and not name.startswith("_"):
+        # only called when normal lookup fails: a learned attribute before fit says so,
+        # anything else (a misspelt name) is the ordinary "no such attribute"
+        if name in LEARNED:
             raise NotFittedError(self)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}",
+                             name=name, obj=self)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """Fitted once ``fit`` has set the estimates (what ``check_is_fitted`` asks)."""
+        return "params_" in vars(self)
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "params_"):
+        if not self.__sklearn_is_fitted__():
             raise NotFittedError(self)
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # the estimates once fitted, not only the hyperparameters
         name = type(self).__name__
-        if not hasattr(self, "params_"):
+        if not self.__sklearn_is_fitted__():
             return f"{name}(penalizer={self.penalizer})"
         inner = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
         return f"{name}({inner}, log_likelihood={self.log_likelihood_:.2f})"

@@ -6,7 +6,7 @@ import pytest
 
 from retaillab import clv, tracking
 from retaillab.clv.compare import clv_deciles, compare
-from retaillab.errors import NotFittedError, ParameterError, UnknownNameError
+from retaillab.errors import ParameterError, UnknownNameError
 
 
 def test_compare_logs_child_runs(cdnow_tx, store):
@@ -36,25 +36,6 @@ def test_compare_refuses_unknown_or_spend_only_models(cdnow_tx):
     with pytest.raises(ParameterError, match="models must be at least one of"):
         compare(cdnow_tx, models=["gamma_gamma"], calibration_end="1997-09-30",
                 holdout_end="1998-06-30")
-
-
-@pytest.mark.parametrize("name", clv.available())
-def test_contract(name, cdnow_summary):
-    """Every registered model: keyword-only hyperparameters stored as given, fit returns
-    self, learned state ends in _, a summary table, a clear not-fitted error."""
-    model = clv.create(name, penalizer=0.0)
-    assert model.get_params()["penalizer"] == 0.0
-    with pytest.raises(TypeError):
-        type(model)(0.1)  # hyperparameters are keyword-only
-    with pytest.raises(NotFittedError, match="is not fitted"):
-        _ = model.params_
-    assert model.fit(cdnow_summary) is model
-    table = model.summary()
-    assert list(table.columns) == ["estimate", "se", "lower_95", "upper_95"]
-    assert list(table.index) == list(model.params_)
-    assert (table["lower_95"] < table["estimate"]).all()
-    assert (table["estimate"] < table["upper_95"]).all()
-    assert model.log_likelihood(cdnow_summary) == pytest.approx(model.log_likelihood_)
 
 
 def test_penalizer_shrinks_the_parameters(cdnow_summary):
