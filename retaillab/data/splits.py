@@ -20,8 +20,9 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,8 @@ SPLIT_METHODS: tuple[str, ...] = (
 )
 #: Methods of :func:`kfold`.
 KFOLD_METHODS: tuple[str, ...] = ("random", "stratified", "user", "time")
+
+_SPLIT = "split"  # the source errors of split() name
 
 _NEEDS: dict[str, tuple[str, ...]] = {
     "stratified": (COLUMNS.user,),
@@ -137,7 +140,6 @@ def split(
     DataError
         Empty table, missing column or values, or a split that leaves one side empty.
     """
-    source = "split"
     if method not in SPLIT_METHODS:
         raise UnknownNameError("split method", method, SPLIT_METHODS)
     _check_number("ratio", ratio, low=0.0, high=1.0)
@@ -154,42 +156,15 @@ def split(
         raise ParameterError("drop_cold", "False with method='calibration_holdout' (holdout "
                              "already keeps only calibration customers, and new items are "
                              "real purchases)", drop_cold)
-    _check_frame(df, method, source)
-    rng = np.random.default_rng(seed)
-
-    if method == "random":
-        test = _random_test(df, ratio, rng, source)
-        train = ~test
-    elif method in ("stratified", "chronological"):
-        users = _codes(df, COLUMNS.user, source)
-        key = (rng.random(len(df)) if method == "stratified"
-               else _time_key(df, COLUMNS.timestamp, source))
-        pos, size = _rank_within(users, key)
-        test = (size >= min_ratings) & (pos >= _n_train(ratio, size))
-        train = ~test
-        if not test.any():
-            raise DataError(f"no user has the {min_ratings} rows needed to be on both sides",
-                            source=source, column=COLUMNS.user,
-                            fix="lower min_ratings, or use method='random'")
-    elif method == "leave_last":
-        users = _codes(df, COLUMNS.user, source)
-        pos, size = _rank_within(users, _time_key(df, COLUMNS.timestamp, source))
-        test = (size > n) & (pos >= size - n)
-        train = ~test
-        if not test.any():
-            raise DataError(f"no user has more than n={n} rows, so nothing can be held out",
-                            source=source, column=COLUMNS.user, fix="lower n")
-    elif method == "time":
-        train = _time_cut(df, cutoff, ratio, source)
-        test = ~train
-    else:
-        train, test = _calibration_holdout(df, calibration_end, holdout_end, source)
-
+    _check_frame(df, method, _SPLIT)
+    options = _Options(ratio, np.random.default_rng(seed), n, cutoff, calibration_end,
+                       holdout_end, min_ratings)
+    train, test = _SPLITTERS[method](df, options)
     if drop_cold:
-        test = test & _seen_in(df, train, source)
+        test = test & _seen_in(df, train, _SPLIT)
         if not test.any():
             raise DataError("drop_cold=True leaves no test rows: every test row is cold",
-                            source=source, fix="use drop_cold=False, or a larger test share")
+                            source=_SPLIT, fix="use drop_cold=False, or a larger test share")
     return _take(df, train), _take(df, test)
 
 
@@ -369,7 +344,7 @@ def _time_key(df: pd.DataFrame, col: str, source: str) -> np.ndarray:
     return pd.factorize(_times(df, col, source), sort=True)[0]
 
 
-# --- methods ------------------------------------------------------------------------------
+# --- shared by the methods ----------------------------------------------------------------
 
 
 def _rank_within(groups: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -389,17 +364,6 @@ def _n_train(ratio: float, size: np.ndarray | int) -> np.ndarray:
     return np.clip(np.floor(ratio * np.asarray(size) + 0.5), 1, np.asarray(size) - 1)
 
 
-def _random_test(df: pd.DataFrame, ratio: float, rng: np.random.Generator,
-                 source: str) -> np.ndarray:
-    n_rows = len(df)
-    if n_rows < 2:
-        raise DataError("one row cannot be split into train and test", source=source)
-    n_train = int(_n_train(ratio, n_rows))
-    test = np.zeros(n_rows, dtype=bool)
-    test[rng.permutation(n_rows)[n_train:]] = True
-    return test
-
-
 def _bound(s: pd.Series, value: object, name: str) -> object:
     """``value`` as a bound comparable with the time column ``s`` (a Timestamp for datetimes)."""
     expected = f"a value comparable with column {s.name!r} ({s.dtype})"
@@ -413,52 +377,127 @@ def _bound(s: pd.Series, value: object, name: str) -> object:
     return bound
 
 
-def _time_cut(df: pd.DataFrame, cutoff: object, ratio: float, source: str) -> np.ndarray:
-    """Train mask of ``method='time'``: rows strictly before the cut-off."""
+# --- split methods: the train and test masks of one method ---------------------------------
+
+
+class _Options(NamedTuple):
+    """The checked arguments of :func:`split` that its methods read."""
+
+    ratio: float
+    rng: np.random.Generator
+    n: int
+    cutoff: object
+    calibration_end: object
+    holdout_end: object
+    min_ratings: int
+
+
+Masks = tuple[np.ndarray, np.ndarray]
+
+
+def _split_random(df: pd.DataFrame, o: _Options) -> Masks:
+    """``round(ratio * len(df))`` shuffled rows to train."""
+    n_rows = len(df)
+    if n_rows < 2:
+        raise DataError("one row cannot be split into train and test", source=_SPLIT)
+    test = np.zeros(n_rows, dtype=bool)
+    test[o.rng.permutation(n_rows)[int(_n_train(o.ratio, n_rows)):]] = True
+    return ~test, test
+
+
+def _split_stratified(df: pd.DataFrame, o: _Options) -> Masks:
+    """Each user's rows in a random order, the first ``ratio`` of them to train."""
+    users = _codes(df, COLUMNS.user, _SPLIT)
+    return _first_rows_per_user(users, o.rng.random(len(df)), o)
+
+
+def _split_chronological(df: pd.DataFrame, o: _Options) -> Masks:
+    """Each user's earliest ``ratio`` of rows by timestamp to train."""
+    users = _codes(df, COLUMNS.user, _SPLIT)
+    return _first_rows_per_user(users, _time_key(df, COLUMNS.timestamp, _SPLIT), o)
+
+
+def _first_rows_per_user(users: np.ndarray, key: np.ndarray, o: _Options) -> Masks:
+    """Each user's first ``ratio`` of rows by ``key`` to train (users of ``min_ratings``+)."""
+    pos, size = _rank_within(users, key)
+    test = (size >= o.min_ratings) & (pos >= _n_train(o.ratio, size))
+    if not test.any():
+        raise DataError(f"no user has the {o.min_ratings} rows needed to be on both sides",
+                        source=_SPLIT, column=COLUMNS.user,
+                        fix="lower min_ratings, or use method='random'")
+    return ~test, test
+
+
+def _split_leave_last(df: pd.DataFrame, o: _Options) -> Masks:
+    """Each user's last ``n`` rows by timestamp to test."""
+    users = _codes(df, COLUMNS.user, _SPLIT)
+    pos, size = _rank_within(users, _time_key(df, COLUMNS.timestamp, _SPLIT))
+    test = (size > o.n) & (pos >= size - o.n)
+    if not test.any():
+        raise DataError(f"no user has more than n={o.n} rows, so nothing can be held out",
+                        source=_SPLIT, column=COLUMNS.user, fix="lower n")
+    return ~test, test
+
+
+def _split_time(df: pd.DataFrame, o: _Options) -> Masks:
+    """Rows strictly before the cut-off to train."""
     col = COLUMNS.timestamp
-    s = _times(df, col, source)
+    s = _times(df, col, _SPLIT)
+    cutoff = o.cutoff
     if cutoff is None:
         key, uniques = pd.factorize(s, sort=True)
-        cutoff = uniques[np.sort(key)[int(_n_train(ratio, len(df)))]]
+        cutoff = uniques[np.sort(key)[int(_n_train(o.ratio, len(df)))]]
     train = (s < _bound(s, cutoff, "cutoff")).to_numpy(dtype=bool)
     side = "train" if train.all() else "test" if not train.any() else None
     if side:
         raise DataError(f"cutoff {cutoff!r} puts every row in {side}: timestamps run from "
-                        f"{s.min()} to {s.max()}", source=source, column=col,
+                        f"{s.min()} to {s.max()}", source=_SPLIT, column=col,
                         fix="choose a cutoff after the first timestamp and at or before the last")
-    return train
+    return train, ~train
 
 
-def _calibration_holdout(df: pd.DataFrame, calibration_end: object, holdout_end: object,
-                         source: str) -> tuple[np.ndarray, np.ndarray]:
-    customers = _codes(df, COLUMNS.customer, source)
-    dates = _times(df, COLUMNS.date, source)
-    if calibration_end is None:
+def _split_calibration_holdout(df: pd.DataFrame, o: _Options) -> Masks:
+    """The BTYD calibration and holdout periods (holdout: calibration customers only)."""
+    customers = _codes(df, COLUMNS.customer, _SPLIT)
+    dates = _times(df, COLUMNS.date, _SPLIT)
+    if o.calibration_end is None:
         raise ParameterError("calibration_end", "a date (method='calibration_holdout' needs it)",
                              None)
-    cal_end = _bound(dates, calibration_end, "calibration_end")
+    cal_end = _bound(dates, o.calibration_end, "calibration_end")
     calibration = (dates <= cal_end).to_numpy(dtype=bool)
     horizon = np.ones(len(df), dtype=bool)
-    if holdout_end is not None:
-        hold_end = _bound(dates, holdout_end, "holdout_end")
+    if o.holdout_end is not None:
+        hold_end = _bound(dates, o.holdout_end, "holdout_end")
         if not hold_end > cal_end:
-            raise ParameterError("holdout_end", f"after calibration_end {cal_end}", holdout_end)
+            raise ParameterError("holdout_end", f"after calibration_end {cal_end}",
+                                 o.holdout_end)
         horizon = (dates <= hold_end).to_numpy(dtype=bool)
     span = f"dates run from {dates.min()} to {dates.max()}"
     if not calibration.any():
         raise DataError(f"calibration_end {cal_end} is before every date: {span}",
-                        source=source, column=COLUMNS.date,
+                        source=_SPLIT, column=COLUMNS.date,
                         fix="choose a calibration_end inside the data")
     known = np.zeros(int(customers.max()) + 1, dtype=bool)
     known[customers[calibration]] = True
     holdout = ~calibration & horizon & known[customers]
     if not holdout.any():
-        window = "" if holdout_end is None else f" and by holdout_end {holdout_end}"
+        window = "" if o.holdout_end is None else f" and by holdout_end {o.holdout_end}"
         raise DataError(f"no purchase of a calibration customer falls after calibration_end "
                         f"{cal_end}{window}, so the holdout is empty: {span}",
-                        source=source, column=COLUMNS.date,
+                        source=_SPLIT, column=COLUMNS.date,
                         fix="choose an earlier calibration_end (or a later holdout_end)")
     return calibration, holdout
+
+
+#: :data:`SPLIT_METHODS` -> the function that computes that method's masks.
+_SPLITTERS: dict[str, Callable[[pd.DataFrame, _Options], Masks]] = {
+    "random": _split_random,
+    "stratified": _split_stratified,
+    "chronological": _split_chronological,
+    "leave_last": _split_leave_last,
+    "time": _split_time,
+    "calibration_holdout": _split_calibration_holdout,
+}
 
 
 def _seen_in(df: pd.DataFrame, train: np.ndarray, source: str) -> np.ndarray:
