@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 # one folder for the whole session: the controller sets it, xdist workers inherit it
+_OWNS_ROOT = "RETAILLAB_TEST_ROOT" not in os.environ
 _ROOT = Path(os.environ.setdefault("RETAILLAB_TEST_ROOT",
                                    tempfile.mkdtemp(prefix="retaillab-tests-")))
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -65,3 +66,9 @@ def store(tmp_path, monkeypatch):
     tracking._CLIENTS.clear()
     yield tmp_path
     tracking._CLIENTS.clear()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The process that made the session folder removes it (xdist workers leave it)."""
+    if _OWNS_ROOT and _WORKER == "main":
+        shutil.rmtree(_ROOT, ignore_errors=True)

@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -64,25 +66,39 @@ def _run_name(spec: Spec, point: dict[str, Any]) -> str:
 
 def execute(spec: Spec, point: dict[str, Any], *, root: Path, extra_tags: dict | None = None,
             progress: bool = True) -> RunResult:
-    """Run one grid point as one MLflow run and return how it ended."""
+    """Run one grid point as one MLflow run and return how it ended.
+
+    The run is owned by this process (so a SIGKILL leaves it to be ended KILLED by the next
+    command); the notebook gets ``run_id`` and, when it declares it, ``experiment`` (the
+    spec's name). The executed notebook is kept beside a SQLite store (``outputs/``) and as
+    an artifact; with a server's store, as an artifact only.
+    """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    client = tracking.client()
     exp = tracking.experiment_id(spec.name)
+    if spec.description:  # what the MLflow UI shows as the experiment's description
+        tracking.client().set_experiment_tag(exp, "mlflow.note.content", spec.description)
     tags = {**provenance(spec, root, point), **(extra_tags or {})}
-    created = client.create_run(exp, run_name=_run_name(spec, point), tags=tags)
-    run = tracking.Run(created.info.run_id, exp)
-    output = root / "outputs" / tracking.slug(spec.name) / f"{run.run_id}.ipynb"
+    run = tracking.create_run(exp, run_name=_run_name(spec, point), tags=tags)
+    local = tracking.outputs_folder()
+    scratch = None if local is not None else tempfile.mkdtemp(prefix="retaillab-run-")
+    folder = Path(scratch) if scratch else local / tracking.slug(spec.name)
+    output = folder / f"{run.run_id}.ipynb"
     status, error = "FAILED", ""
     try:  # from here on, whatever happens, _finish ends the run
         run.log_params(point)
         output.parent.mkdir(parents=True, exist_ok=True)
-        run.set_tags({tracking.TAG_OUTPUT: tracking.relative(output, root)})
+        run.set_tags({tracking.TAG_OUTPUT: f"artifacts/{output.name}" if scratch
+                      else str(output)})
+        parameters = {**point, "run_id": run.run_id}
+        if "experiment" in declared_parameters(spec.notebook):
+            parameters["experiment"] = spec.name
         with tracking.kernel_environment():
             papermill.execute_notebook(
-                str(spec.notebook), str(output), parameters={**point, "run_id": run.run_id},
-                progress_bar=progress, cwd=str(spec.notebook.parent), kernel_name="python3")
+                str(spec.notebook), str(output), parameters=parameters,
+                progress_bar=progress, cwd=str(spec.notebook.parent), kernel_name="python3",
+                kernel_manager_class=_quiet_kernel_manager())
         status = "FINISHED"
     except PapermillExecutionError as exc:
         killed = exc.ename == "KeyboardInterrupt"
@@ -91,11 +107,34 @@ def execute(spec: Spec, point: dict[str, Any], *, root: Path, extra_tags: dict |
     except KeyboardInterrupt:
         status, error = "KILLED", "interrupted (Ctrl-C)"
         raise
-    except Exception as exc:  # the kernel died, a timeout, a bad notebook file
+    except Exception as exc:  # the kernel died, a timeout, a bad notebook file, a full disk
         error = f"{type(exc).__name__}: {exc}"
     finally:
-        _finish(run, status, error, output)
-    return RunResult(run.run_id, status, point, output, error)
+        status, error = _finish(run, status, error, output)
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+    shown = output if not scratch else Path(f"artifacts/{output.name}")
+    return RunResult(run.run_id, status, point, shown, error)
+
+
+def _quiet_kernel_manager() -> type:
+    """Kernels on IPC sockets rather than loopback TCP: nothing else on the machine can
+    connect to them, and ipykernel's "running over TCP without encryption" warning, printed
+    at every run, has no cause to be printed."""
+    import uuid
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IpcKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("transport", "ipc")
+            # a socket path of its own: the default ("kernel-ipc" in the working folder) is
+            # shared by every kernel started there at once
+            kwargs.setdefault("ip", str(Path(tempfile.gettempdir()) /
+                                        f"retaillab-{uuid.uuid4().hex[:12]}-ipc"))
+            super().__init__(**kwargs)
+
+    return IpcKernelManager
 
 
 @contextlib.contextmanager
@@ -115,16 +154,54 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _finish(run: tracking.Run, status: str, error: str, output: Path) -> None:
-    client = tracking.client()
+def _finish(run: tracking.Run, status: str, error: str, output: Path) -> tuple[str, str]:
+    """Keep the executed notebook, record the error, end the run; the final (status, error).
+
+    A record that cannot be written (a full disk, a vanished store) fails this run only: it
+    is said in the error, the grid goes on, and a notebook written half is removed rather
+    than left behind corrupt. Should even ending the run fail, the run's owner is this
+    process, so the next command ends it KILLED.
+    """
+    problems = []
     try:
+        if output.exists() and not _readable_notebook(output):
+            output.unlink()
+            problems.append("the executed notebook was written only in part (disk full?) "
+                            "and was removed")
+        if output.exists():
+            try:
+                run.log_artifact(output)
+            except Exception as exc:
+                problems.append(f"could not keep the executed notebook as an artifact: "
+                                f"{type(exc).__name__}: {exc}")
+        if problems:
+            status = "FAILED" if status == "FINISHED" else status
+            error = "; ".join([error, *problems] if error else problems)
         if error:
             run.set_tags({tracking.TAG_ERROR: error[:4000]})
-        if output.exists():
-            run.log_artifact(output)
         run.end_open_children(status if status != "FINISHED" else "FAILED")
+    except Exception as exc:
+        status = "FAILED" if status == "FINISHED" else status
+        error = "; ".join(filter(None, [error, f"recording the run failed: "
+                                        f"{type(exc).__name__}: {exc}"]))
+        log.error("run %s: %s", run.run_id, error)
     finally:
-        client.set_terminated(run.run_id, status)
+        try:
+            tracking.client().set_terminated(run.run_id, status)
+        except Exception as exc:
+            log.error("run %s could not be ended (%s); the next command ends it KILLED",
+                      run.run_id, exc)
+    return status, error
+
+
+def _readable_notebook(path: Path) -> bool:
+    import nbformat
+
+    try:
+        nbformat.read(str(path), as_version=4)
+    except Exception:
+        return False
+    return True
 
 
 def run_spec(spec: Spec, *, fail_fast: bool = False, progress: bool = True,
@@ -170,11 +247,12 @@ class RerunReport:
 def run_metrics(run_id: str) -> dict[str, float]:
     """A run's metrics and its children's (as ``model/metric``), timings left out.
 
-    Timings (``*_seconds``) depend on the machine, so reruns are not compared on them.
+    Timings and their bounds (:func:`retaillab.tracking.is_timing`) depend on the machine,
+    so reruns report them but are not compared on them.
     """
     client = tracking.client()
     run = client.get_run(run_id)
-    out = {k: v for k, v in run.data.metrics.items() if not k.endswith("_seconds")}
+    out = {k: v for k, v in run.data.metrics.items() if not tracking.is_timing(k)}
     seen: dict[str, int] = {}
     children = sorted(tracking.Run(run_id, run.info.experiment_id).children(),
                       key=lambda r: r.info.start_time)
@@ -183,7 +261,7 @@ def run_metrics(run_id: str) -> dict[str, float]:
         seen[name] = seen.get(name, 0) + 1
         label = name if seen[name] == 1 else f"{name}#{seen[name]}"
         out.update({f"{label}/{k}": v for k, v in child.data.metrics.items()
-                    if not k.endswith("_seconds")})
+                    if not tracking.is_timing(k)})
     return out
 
 
@@ -201,6 +279,24 @@ def compare_metrics(first: dict[str, float], second: dict[str, float], rtol: flo
         same = a == b or (math.isnan(a) and math.isnan(b)) or diff <= rtol
         rows.append({"metric": name, "original": a, "rerun": b, "rel_diff": diff, "same": same})
     return pd.DataFrame(rows, columns=["metric", "original", "rerun", "rel_diff", "same"])
+
+
+def _recorded_notebook(recorded: str, root: Path, run_id: str) -> Path:
+    """The notebook a run's record names, refused unless it is a file inside the project
+    (a store is shared data: it must not make ``rerun`` execute arbitrary paths)."""
+    from retaillab.errors import DataError
+
+    notebook = (root / recorded).resolve()
+    if not notebook.is_relative_to(root):
+        raise DataError(f"its record names a notebook outside this project ({recorded})",
+                        source=f"run {run_id}",
+                        fix=f"rerun it from the project it was run in; this project is {root}")
+    if notebook.suffix != ".ipynb" or not notebook.is_file():
+        raise DataError(f"the notebook its record names, {recorded}, is missing from {root}",
+                        source=f"run {run_id}",
+                        fix="check out the commit the run was made at (retaillab.git_commit "
+                            "tag) and rerun from the project root")
+    return notebook
 
 
 def rerun(run_id: str, *, rtol: float = 1e-9, progress: bool = True,
@@ -222,16 +318,17 @@ def rerun(run_id: str, *, rtol: float = 1e-9, progress: bool = True,
         raise DataError("this run was not started by `retaillab run`, so its notebook and "
                         "parameters are not recorded", source=f"run {run_id}",
                         fix="rerun a parent run listed by `retaillab runs EXPERIMENT`")
-    root = root or tracking.project_root()
+    root = (root or tracking.project_root()).resolve()
+    notebook = _recorded_notebook(tags[tracking.TAG_NOTEBOOK], root, run_id)
     experiment = client.get_experiment(original.info.experiment_id).name
-    spec = Spec(root / tags.get(tracking.TAG_SPEC, "rerun"), experiment,
-                root / tags[tracking.TAG_NOTEBOOK],
+    spec = Spec(root / tags.get(tracking.TAG_SPEC, "rerun"), experiment, notebook,
                 json.loads(tags[tracking.TAG_PARAMETERS]), {}, {}, "",
                 tags.get(tracking.TAG_SPEC_HASH, ""))
     warnings = []
     commit, dirty = tracking.git_state(spec.notebook.parent)
-    if commit != tags.get(tracking.TAG_COMMIT) or dirty or tags.get(tracking.TAG_DIRTY) == "true":
-        warnings.append(f"code differs: the original ran at commit {tags.get(tracking.TAG_COMMIT)} "
+    then = tags.get(tracking.TAG_COMMIT)
+    if commit != then or dirty or tags.get(tracking.TAG_DIRTY) == "true":
+        warnings.append(f"code differs: the original ran at commit {then} "
                         f"(dirty={tags.get(tracking.TAG_DIRTY)}), this rerun at {commit} "
                         f"(dirty={str(dirty).lower()})")
     result = execute(spec, spec.parameters, root=root, progress=progress,

@@ -26,7 +26,8 @@ from retaillab.errors import DataError
 KEYS = {"name": str, "notebook": str, "parameters": dict, "grid": dict, "tags": dict,
         "description": str}
 REQUIRED = ("name", "notebook")
-RESERVED_PARAMETERS = ("run_id",)
+#: set by the runner, never by a spec: the run's id, and the experiment (the spec's ``name``)
+RESERVED_PARAMETERS = ("run_id", "experiment")
 
 
 class SpecError(DataError):
@@ -56,6 +57,11 @@ class Spec:
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Spec:
         """A copy with ``overrides`` fixed (an overridden grid axis collapses to that value)."""
+        for key in overrides:
+            if key in RESERVED_PARAMETERS:
+                raise SpecError(f"{key!r} is set by the runner", source="-p", column=key,
+                                fix="change the spec's 'name' to change the experiment"
+                                if key == "experiment" else "remove the override")
         grid = {k: v for k, v in self.grid.items() if k not in overrides}
         return Spec(self.path, self.name, self.notebook, {**self.parameters, **overrides}, grid,
                     self.tags, self.description, self.sha256)
@@ -118,8 +124,10 @@ def load_spec(path: str | Path, root: Path | None = None) -> Spec:
     params = raw.get("parameters") or {}
     for key in (*params, *grid):
         if key in RESERVED_PARAMETERS:
+            fix = ("remove it: the spec's 'name' is the experiment, and the runner passes it "
+                   "to the notebook" if key == "experiment" else "remove it from the spec")
             raise SpecError(f"{key!r} is set by the runner", source=str(path), column=key,
-                            fix="remove it from the spec")
+                            fix=fix)
     root = root or project_root(path.parent)
     notebook = (root / raw["notebook"]).resolve()
     if not notebook.is_file():

@@ -60,7 +60,7 @@ TAG_STUDY = TAG_PREFIX + "study"
 TAG_TRIAL = TAG_PREFIX + "trial"
 TAG_TRIAL_STATE = TAG_PREFIX + "trial_state"
 # run ownership: which process on which machine is writing the run (see reap_orphans)
-TAG_OWNER = TAG_PREFIX + "owner"
+TAG_OWNER = TAG_PREFIX + "owner"  # host, boot id, pid, start time (see retaillab.owners)
 TAG_ENDED_BY = TAG_PREFIX + "ended_by"  # why a run was ended by someone other than its owner
 PARENT_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"
@@ -149,18 +149,107 @@ _CLIENTS: dict[str, Any] = {}
 def client(uri: str | None = None) -> MlflowClient:
     """An :class:`mlflow.MlflowClient` on ``uri`` (default :func:`tracking_uri`), one per store.
 
-    The first use in a process creates the SQLite schema under a file lock, so two processes
-    starting at once do not both try to migrate a fresh database.
+    The first use in a process checks the store (a broken, read-only or unreachable one is
+    refused with one :class:`~retaillab.stores.StoreError` within seconds), creates the
+    SQLite schema under a file lock (two processes starting at once do not both migrate a
+    fresh database), and ends runs whose owner process is gone (:func:`reap_orphans`).
     """
     uri = uri or tracking_uri()
     if uri not in _CLIENTS:
         from mlflow import MlflowClient
 
-        with _store_lock(uri):
-            instance = MlflowClient(tracking_uri=uri)
-            instance.search_experiments(max_results=1)  # creates/migrates the store now
+        from retaillab import stores
+
+        stores.check(uri)
+        try:
+            with _store_lock(uri):
+                instance = MlflowClient(tracking_uri=uri)
+                instance.search_experiments(max_results=1)  # creates/migrates the store now
+        except Exception as exc:
+            explained = stores.explain(exc, uri)
+            if explained is None:
+                raise
+            raise explained from None
         _CLIENTS[uri] = instance
+        reap_orphans(uri)
     return _CLIENTS[uri]
+
+
+def reap_orphans(uri: str | None = None) -> list[str]:
+    """End as KILLED every RUNNING run whose owner process is gone; their ids.
+
+    Every command that opens the store calls it (so does the first :func:`client` of a
+    process). The run gets the tag ``retaillab.ended_by`` saying whose it was and who ended
+    it. Owners on other hosts are left alone (see :mod:`retaillab.owners`). A store that
+    cannot be written only warns: it can still be listed and reported.
+    """
+    try:
+        return _reap(client(uri))
+    except Exception as exc:
+        log.warning("could not end orphaned runs in %s: %s", display_uri(uri), exc)
+        return []
+
+
+def _reap(mlflow_client: MlflowClient) -> list[str]:
+    import socket
+
+    from mlflow.entities import ViewType
+
+    from retaillab import owners
+
+    experiments, token = [], None
+    while True:
+        page = mlflow_client.search_experiments(view_type=ViewType.ACTIVE_ONLY,
+                                                max_results=1000, page_token=token)
+        experiments.extend(e.experiment_id for e in page)
+        token = page.token
+        if not token:
+            break
+    ended: list[str] = []
+    for start in range(0, len(experiments), 100):
+        token = None
+        while True:
+            page = mlflow_client.search_runs(experiments[start:start + 100],
+                                             "attributes.status = 'RUNNING'",
+                                             max_results=1000, page_token=token)
+            for run in page:
+                text = run.data.tags.get(TAG_OWNER)
+                if not text or owners.alive(text) is not False:
+                    continue
+                info = json.loads(text)
+                mlflow_client.set_tag(run.info.run_id, TAG_ENDED_BY, (
+                    f"its owner, pid {info.get('pid')} on {info.get('host')}, was gone; "
+                    f"ended KILLED by pid {os.getpid()} on {socket.gethostname()} at "
+                    f"{time.strftime('%Y-%m-%d %H:%M:%S')}"))
+                mlflow_client.set_terminated(run.info.run_id, "KILLED")
+                ended.append(run.info.run_id)
+            token = page.token
+            if not token:
+                break
+    if ended:
+        log.warning("ended %d run(s) whose process had died as KILLED", len(ended))
+    return ended
+
+
+def create_run(experiment: str, *, run_name: str | None = None,
+               tags: Mapping[str, Any] | None = None, uri: str | None = None) -> Run:
+    """A new RUNNING run owned by this process (tag ``retaillab.owner``, set at creation)."""
+    from retaillab import owners
+
+    uri = uri or tracking_uri()
+    every = {k: str(v) for k, v in (tags or {}).items()}
+    every[TAG_OWNER] = owners.owner()
+    created = client(uri).create_run(experiment, run_name=run_name, tags=every)
+    return Run(created.info.run_id, experiment, uri=uri)
+
+
+def take_over(run_id: str, uri: str | None = None) -> None:
+    """Make this process the owner of an existing run and set it RUNNING (a resumed study)."""
+    from retaillab import owners
+
+    mlflow_client = client(uri)
+    mlflow_client.set_tag(run_id, TAG_OWNER, owners.owner())
+    mlflow_client.update_run(run_id, status="RUNNING")
 
 
 def experiment_id(name: str) -> str:
@@ -193,16 +282,10 @@ def is_timing(metric: str) -> bool:
 
 
 def display_uri(uri: str | None = None) -> str:
-    """``uri`` (default: :func:`tracking_uri`) with any password masked, for printing.
+    """``uri`` (default: :func:`tracking_uri`) with any password masked, for printing."""
+    from retaillab.stores import display_uri as masked
 
-    ``postgresql://ana:s3cret@db:5432/ml`` -> ``postgresql://ana:***@db:5432/ml``; a token
-    in the query (``?token=...``, ``password=...``) is masked too.
-    """
-    import re
-
-    text = tracking_uri() if uri is None else str(uri)
-    text = re.sub(r"(//[^/:@?#]*:)[^/@?#]*@", r"\1***@", text)
-    return re.sub(r"(?i)([?&](?:password|passwd|pwd|token|secret|key)=)[^&#]*", r"\1***", text)
+    return masked(tracking_uri() if uri is None else str(uri))
 
 
 def relative(path: Path, root: Path) -> str:
@@ -399,10 +482,9 @@ class Run:
         """
         mlflow_client = client(self.uri)
         extra = {k: str(v) for k, v in (tags or {}).items()}
-        child = mlflow_client.create_run(
-            self.experiment_id, run_name=extra.get(RUN_NAME_TAG, name),
-            tags={PARENT_TAG: self.run_id, TAG_KIND: "model", TAG_MODEL: name, **extra})
-        run = Run(child.info.run_id, self.experiment_id, uri=self.uri)
+        run = create_run(self.experiment_id, run_name=extra.get(RUN_NAME_TAG, name),
+                         tags={PARENT_TAG: self.run_id, TAG_KIND: "model", TAG_MODEL: name,
+                               **extra}, uri=self.uri)
         try:
             if params:
                 run.log_params(params)
@@ -441,8 +523,19 @@ class NotebookRun(Run):
         """
         if self.owned:
             self.owned = False
-            self.end_open_children("KILLED")
+            _stop_watching(self)
+            self.end_open_children("KILLED" if status == "FINISHED" else status)
             client(self.uri).set_terminated(self.run_id, status)
+
+    def fail(self, error: BaseException, where: str = "") -> None:
+        """End a by-hand run FAILED (KILLED for an interrupt) with the error as its tag."""
+        if not self.owned:
+            return
+        text = f"{where}{type(error).__name__}: {error}"
+        self.set_tags({TAG_ERROR: text[:4000]})
+        self.close("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
+        log.warning("MLflow run %s ended %s: %s", self.run_id,
+                    "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED", text)
 
 
 def _close_at_exit(run: NotebookRun) -> None:
@@ -451,6 +544,62 @@ def _close_at_exit(run: NotebookRun) -> None:
         run.close()
     except Exception as exc:  # the interpreter is exiting: report, never raise
         log.warning("could not end MLflow run %s at exit: %s", run.run_id, exc)
+
+
+_WATCHED: dict[str, Any] = {}
+
+
+def _watch_cells(run: NotebookRun) -> None:
+    """In IPython, end ``run`` FAILED as soon as a cell raises (a by-hand notebook has no
+    runner to do it). Outside IPython (a script) nothing is watched: the exception ends the
+    interpreter, and the exit-time close ends the run."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover  (IPython comes with ipykernel)
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def after_cell(result: Any) -> None:
+        error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec",
+                                                                  None)
+        if error is not None:
+            count = getattr(result, "execution_count", None)
+            run.fail(error, where=f"cell {count}: " if count else "")
+
+    shell.events.register("post_run_cell", after_cell)
+    _WATCHED[run.run_id] = (shell, after_cell)
+
+
+def _stop_watching(run: NotebookRun) -> None:
+    shell, callback = _WATCHED.pop(run.run_id, (None, None))
+    if shell is not None:
+        with contextlib.suppress(ValueError):
+            shell.events.unregister("post_run_cell", callback)
+
+
+def _notebook_path() -> Path | None:
+    """The notebook this kernel runs: JupyterLab/Notebook say it in ``JPY_SESSION_NAME``,
+    VS Code in ``__vsc_ipynb_file__``; None in a plain Python process."""
+    text = os.environ.get("JPY_SESSION_NAME", "")
+    if not text:
+        try:
+            from IPython import get_ipython
+
+            shell = get_ipython()
+            text = str(shell.user_ns.get("__vsc_ipynb_file__", "")) if shell else ""
+        except ImportError:  # pragma: no cover
+            text = ""
+    if not text.endswith(".ipynb"):
+        return None
+    path = Path(text)
+    if not path.is_absolute():  # an API path, relative to the server's root
+        for base in (project_root(), Path.cwd()):
+            if (base / path).is_file():
+                return (base / path).resolve()
+        return (Path.cwd() / path.name).resolve()
+    return path
 
 
 def search_all(experiment_id: str, filter_string: str = "",
@@ -485,10 +634,20 @@ def notebook_run(run_id: str | None, *, experiment: str,
         found = client().get_run(run_id)
         return NotebookRun(run_id, found.info.experiment_id)
     exp = experiment_id(experiment)
-    created = client().create_run(exp, tags={TAG_KIND: "notebook",
-                                             TAG_PREFIX + "interactive": "true"})
-    run = NotebookRun(created.info.run_id, exp, owned=True)
+    notebook = _notebook_path()
+    root = project_root(notebook.parent if notebook else None)
+    tags = {TAG_KIND: "notebook", TAG_INTERACTIVE: "true",
+            **code_tags(notebook.parent if notebook else root)}
+    if notebook is not None:
+        tags[TAG_NOTEBOOK] = relative(notebook, root)
+        tags["mlflow.source.name"] = tags[TAG_NOTEBOOK]
+    if params and "seed" in params:
+        tags[TAG_SEED] = str(params["seed"])
+    where = notebook.name if notebook else "python"
+    run = create_run(exp, run_name=f"{experiment}: by hand in {where}", tags=tags)
+    run = NotebookRun(run.run_id, exp, uri=run.uri, owned=True)
     atexit.register(_close_at_exit, run)
+    _watch_cells(run)
     if params:
         run.log_params(params)
         run.set_tags({TAG_PARAMETERS: json.dumps(dict(params), default=str)})
