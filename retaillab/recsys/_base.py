@@ -11,6 +11,10 @@ Rating models also implement ``_predict(users, items)`` (codes, ``-1`` for unkno
 ``predicts_ratings = True``. The base class handles ids, seen-item exclusion, top-k selection,
 batching and the cold-start fallback: a user unseen in training gets the most popular items,
 flagged ``fallback=True`` in the result (as Surprise flags ``was_impossible``), never a crash.
+
+Every list is ordered by the one rule of :mod:`retaillab.recsys.ranking`: higher score, then
+higher training popularity, then smaller item id. So the fallback list is exactly the
+most-popular list, and equal scores never make the lists depend on row order or batch size.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from sklearn.base import BaseEstimator
 
 from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import DataError, NotFittedError, ParameterError, failing_rows
+from retaillab.recsys.ranking import tie_order, top_k
 
 RECOMMENDATION_COLUMNS = [C.user, C.item, "score", "rank", "fallback"]
 PREDICTION_COLUMNS = [C.user, C.item, "prediction", "fallback"]
@@ -33,7 +38,8 @@ class Recommender(BaseEstimator):
     """Base class of every recommender: ``fit(train)``, ``recommend(users, k)``.
 
     Fitted attributes: ``users_`` and ``items_`` (``pd.Index`` of raw ids), ``seen_`` (CSR
-    user x item matrix of training interactions) and ``popularity_`` (users per item).
+    user x item matrix of training interactions), ``popularity_`` (users per item) and
+    ``tie_order_`` (item codes in tie-break order, see :mod:`retaillab.recsys.ranking`).
     """
 
     predicts_ratings: ClassVar[bool] = False
@@ -73,6 +79,8 @@ class Recommender(BaseEstimator):
         self.seen_ = seen
         self.popularity_ = np.asarray(seen.sum(axis=0)).ravel()
         self._fit(train, users, items)
+        # after _fit: a model may add items (content-based cold items)
+        self.tie_order_ = tie_order(self.popularity_, self.items_)
         return self
 
     def _check_fitted(self) -> None:
@@ -84,7 +92,8 @@ class Recommender(BaseEstimator):
 
         Users unseen in training get the most popular items (``fallback=True``). With
         ``exclude_seen`` a user's training items are never recommended. A user may get fewer
-        than ``k`` rows when fewer unseen items exist.
+        than ``k`` rows when fewer unseen items exist. Equal scores are ordered by higher
+        training popularity, then smaller item id (:mod:`retaillab.recsys.ranking`).
         """
         self._check_fitted()
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
@@ -99,12 +108,11 @@ class Recommender(BaseEstimator):
             if exclude_seen:
                 seen = self.seen_[codes[rows]]
                 scores[seen.nonzero()] = -np.inf
-            parts.append(_top_k(scores, wanted[rows], self.items_, k, fallback=False))
+            parts.append(self._top_k(scores, wanted[rows], k, fallback=False))
         cold = np.flatnonzero(codes < 0)
-        if len(cold):
-            pop = np.broadcast_to(self.popularity_.astype(np.float64), (len(cold),
-                                                                        len(self.items_)))
-            parts.append(_top_k(pop.copy(), wanted[cold], self.items_, k, fallback=True))
+        if len(cold):  # one most-popular list, the same for every cold user
+            pop = self.popularity_.astype(np.float64)[None, :]
+            parts.append(self._top_k(pop, wanted[cold], k, fallback=True))
         if not parts:
             return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
         out = pd.concat(parts, ignore_index=True)
@@ -130,26 +138,23 @@ class Recommender(BaseEstimator):
                              "prediction": prediction, "fallback": fallback},
                             index=pairs.index)
 
-
-def _top_k(scores: np.ndarray, users: pd.Index, items: pd.Index, k: int,
-           fallback: bool) -> pd.DataFrame:
-    """Rows of the ``k`` best finite scores per row of ``scores`` (ties: lower item code)."""
-    k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else \
-        np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
-    top = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -top), axis=1)
-    part = np.take_along_axis(part, order, axis=1)
-    top = np.take_along_axis(top, order, axis=1)
-    keep = np.isfinite(top)
-    rank = np.broadcast_to(np.arange(1, k + 1), top.shape)
-    return pd.DataFrame({
-        C.user: np.repeat(np.asarray(users), k).reshape(top.shape)[keep],
-        C.item: np.asarray(items)[part[keep]],
-        "score": top[keep],
-        "rank": rank[keep],
-        "fallback": np.full(int(keep.sum()), fallback),
-    })
+    def _top_k(self, scores: np.ndarray, users: pd.Index, k: int,
+               fallback: bool) -> pd.DataFrame:
+        """Rows of the ``k`` best finite scores per row of ``scores``, by the tie-break rule;
+        a single row of scores is shared by every user in ``users``."""
+        columns, top = top_k(scores, k, self.tie_order_)
+        if len(scores) != len(users):
+            columns = np.broadcast_to(columns, (len(users), columns.shape[1]))
+            top = np.broadcast_to(top, columns.shape)
+        keep = np.isfinite(top)
+        rank = np.broadcast_to(np.arange(1, top.shape[1] + 1), top.shape)
+        return pd.DataFrame({
+            C.user: np.repeat(np.asarray(users), top.shape[1]).reshape(top.shape)[keep],
+            C.item: np.asarray(self.items_)[columns[keep]],
+            "score": top[keep],
+            "rank": rank[keep],
+            "fallback": np.full(int(keep.sum()), fallback),
+        })
 
 
 def _check_interactions(frame: object, source: str, needs_ratings: bool) -> None:

@@ -12,8 +12,9 @@ similarity of a pair seen together by two hundred (with ``shrinkage=10``: at mos
 "Are we really making much progress?"), in the spirit of Koren's shrinkage of similarities by
 their support (2008, "Factorization meets the neighborhood", sec. 2.2). As in Deshpande &
 Karypis (2004, "Item-based top-N recommendation algorithms"), each item keeps only its ``k``
-most similar items, and a user's score for a candidate ``j`` sums the similarities from the
-user's items: ``score_u = x_u S``.
+most similar items (equal similarities: the more popular neighbour, then the smaller item id,
+the rule of :mod:`retaillab.recsys.ranking`), and a user's score for a candidate ``j`` sums the
+similarities from the user's items: ``score_u = x_u S``.
 
 Everything is vectorised: the similarity rows are computed by sparse products in dense blocks
 of rows, each pruned to its top ``k`` by a partition, so no Python loop runs over items or
@@ -31,6 +32,7 @@ from scipy import sparse
 
 from retaillab.errors import ParameterError
 from retaillab.recsys._base import Recommender
+from retaillab.recsys.ranking import tie_order
 
 
 class ItemKNN(Recommender):
@@ -61,41 +63,51 @@ class ItemKNN(Recommender):
             raise ParameterError("ItemKNN k", "a positive integer", self.k)
         if not isinstance(self.shrinkage, Real) or not self.shrinkage >= 0:
             raise ParameterError("ItemKNN shrinkage", "a number >= 0", self.shrinkage)
-        self.similarity_ = shrunk_cosine(self.seen_, float(self.shrinkage), int(self.k))
+        self.similarity_ = shrunk_cosine(self.seen_, float(self.shrinkage), int(self.k),
+                                         order=tie_order(self.popularity_, self.items_))
 
     def _scores(self, users: np.ndarray) -> np.ndarray:
         return (self.seen_[users] @ self.similarity_).toarray()
 
 
-def shrunk_cosine(x: sparse.spmatrix, shrinkage: float, k: int,
-                  block_cells: int = 2**23) -> sparse.csr_matrix:
+def shrunk_cosine(x: sparse.spmatrix, shrinkage: float, k: int, block_cells: int = 2**23,
+                  order: np.ndarray | None = None) -> sparse.csr_matrix:
     """Column-column shrunk cosine of ``x``, zero diagonal, top-``k`` entries kept per row.
 
     Rows of the similarity matrix are computed in dense blocks of about ``block_cells``
     entries, each pruned to its top ``k`` before the next, so memory stays bounded by one
     block plus the result (never the full ``n_items^2`` matrix). Ties at the ``k``-th value
-    keep the lower item codes.
+    keep the columns earlier in ``order`` (:func:`retaillab.recsys.ranking.tie_order`;
+    default: lower column first).
     """
     x = sparse.csr_matrix(x, dtype=np.float64)
     xt = x.T.tocsr()
     n = x.shape[1]
     norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
     step = max(1, block_cells // max(n, 1))
+    rank = None
+    if order is not None:
+        rank = np.empty(n, dtype=np.intp)
+        rank[np.asarray(order)] = np.arange(n)
     parts = []
     for start in range(0, n, step):
         stop = min(start + step, n)
         block = (xt[start:stop] @ x).toarray()
         block /= norms[start:stop, None] * norms[None, :] + shrinkage
         block[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        parts.append(sparse.csr_matrix(block * _top_k_mask(block, k)))
+        parts.append(sparse.csr_matrix(block * _top_k_mask(block, k, rank)))
     return sparse.vstack(parts, format="csr") if parts else sparse.csr_matrix((n, n))
 
 
-def _top_k_mask(block: np.ndarray, k: int) -> np.ndarray:
-    """Boolean mask of the ``k`` largest entries of each row (ties: lower columns first)."""
+def _top_k_mask(block: np.ndarray, k: int, rank: np.ndarray | None = None) -> np.ndarray:
+    """Boolean mask of the ``k`` largest entries of each row; ties: lower ``rank`` first
+    (``rank[j]``: column ``j``'s place in the tie-break order; default: lower columns first)."""
     n = block.shape[1]
     if k >= n:
         return np.ones(block.shape, dtype=bool)
+    if rank is not None:  # in tie-break order, ties go to the lower column; then back
+        order = np.argsort(rank)
+        return _top_k_mask(block[:, order], k)[:, rank]
     kth = np.partition(block, n - k, axis=1)[:, n - k, None]
     above = block > kth
     tied = block == kth

@@ -40,6 +40,7 @@ from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import DataError, ParameterError, check_choice
 from retaillab.recsys._base import Recommender
 from retaillab.recsys.content import _repr_with_tables
+from retaillab.recsys.ranking import ranked
 
 BASKETS: tuple[str, ...] = ("user", "order")
 METRICS: tuple[str, ...] = ("lift", "confidence")
@@ -133,7 +134,8 @@ class BoughtTogether(Recommender):
         """Items most often in the same baskets as ``item``: "who bought X also bought".
 
         Returns up to ``k`` rows (fewer when fewer pairs pass ``min_support``), best first by
-        ``metric`` then by count: item, [name], count (baskets with both), support,
+        ``metric``, equal values by the rule of :mod:`retaillab.recsys.ranking` (more training
+        users, then smaller id): item, [name], count (baskets with both), support,
         confidence (of ``item -> row item``), lift.
         """
         self._check_fitted()
@@ -149,9 +151,8 @@ class BoughtTogether(Recommender):
             C.item: self.items_[others], "count": count.astype(np.int64),
             "support": count / n, "confidence": count / base,
             "lift": count * n / (base * self.item_counts_[others])})
-        table = table.sort_values([self.metric, "count", C.item],
-                                  ascending=[False, False, True], kind="stable")
-        table = table.head(k).reset_index(drop=True)
+        best = ranked(table[self.metric], self.popularity_[others], self.items_[others])
+        table = table.iloc[best[:k]].reset_index(drop=True)
         names = self._names()
         if names is not None:
             table.insert(1, "name", table[C.item].map(names).to_numpy())
@@ -176,7 +177,8 @@ class BoughtTogether(Recommender):
         DataFrame
             antecedents, consequents (tuples of item ids), antecedent_names and
             consequent_names when ``items`` has a title/name column, support, confidence and
-            lift, sorted by lift then confidence, best first.
+            lift, sorted by lift then confidence then support, best first (then by the
+            itemsets' ids).
         """
         from mlxtend.frequent_patterns import association_rules, fpgrowth
 
@@ -201,7 +203,11 @@ class BoughtTogether(Recommender):
             rules = rules[columns].copy()
             for side in ("antecedents", "consequents"):
                 rules[side] = rules[side].map(lambda s: tuple(sorted(s)))
-            rules = rules.sort_values(["lift", "confidence"], ascending=False, kind="stable")
+            # equal lift and confidence: higher support, then the itemsets in id order, so
+            # the table never depends on the order FP-growth found them in
+            rules = rules.sort_values(
+                ["lift", "confidence", "support", "antecedents", "consequents"],
+                ascending=[False, False, False, True, True], kind="stable")
         names = self._names()
         if names is not None:
             for side, label in (("antecedents", "antecedent_names"),
