@@ -55,6 +55,12 @@ def copy_store(folder: Path) -> str:
 
 
 @pytest.fixture
+def make_store():
+    """:func:`copy_store`: ``make_store(folder)`` gives the URI of a fresh store there."""
+    return copy_store
+
+
+@pytest.fixture
 def store(tmp_path, monkeypatch):
     """A fresh MLflow store in ``tmp_path/mlruns`` for this process and the processes and
     kernels it starts; the working directory is ``tmp_path``, a project of its own."""

@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from retaillab.errors import ParameterError, RetailLabError
 
 EXIT_BAD_INPUT = 2
+#: the commands that open the MLflow store (each first ends runs whose owner is gone)
+STORE_COMMANDS = ("run", "rerun", "runs", "report", "tune", "ui", "lab")
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what the shell reports for a tool whose reader left
 
 
 def _parse_columns(text: str) -> dict[str, str]:
@@ -119,18 +122,29 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    """List experiments, or one experiment's leaderboard of models."""
-    from retaillab import leaderboard
+    """List experiments, or one experiment's leaderboard of models (at most 120 columns)."""
+    import textwrap
+
+    from retaillab import leaderboard, tracking
 
     if not args.experiment:
         table = leaderboard.experiments()
-        print(table.to_string(index=False) if len(table) else "no experiments yet: "
-              "`retaillab run experiments/<spec>.yaml` starts one")
+        if not len(table):
+            print(f"no experiments yet in {tracking.display_uri()}: "
+                  "`retaillab run experiments/<spec>.yaml` starts one")
+            return 0
+        print(table.to_string(index=False))
+        print(f"store: {tracking.display_uri()}")
         return 0
     table = leaderboard.leaderboard(args.experiment, run_id=args.run)
-    print(f"{args.experiment}: run {table.attrs.get('run_id', '?')} "
-          f"(best marked *, sorted by {table.attrs.get('main')})")
-    print(leaderboard.format_leaderboard(table))
+    print(textwrap.fill(f"{args.experiment}: run {table.attrs.get('run_id', '?')}, sorted by "
+                        f"{table.attrs.get('main')}; * = best (metrics with a direction)",
+                        leaderboard.WIDTH))
+    print(leaderboard.format_leaderboard(table, all_metrics=args.all))
+    hidden = [] if args.all else leaderboard.hidden(table)
+    if hidden:
+        print(textwrap.fill(f"{len(hidden)} more metrics ({', '.join(hidden)}): "
+                            "--all shows them", leaderboard.WIDTH))
     return 0
 
 
@@ -138,9 +152,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write the HTML model-comparison report of one or more experiments."""
     from pathlib import Path
 
-    from retaillab import report
+    from retaillab import report, tracking
 
-    output = Path(args.output or f"reports/{args.experiments[0]}.html")
+    # the default name is one safe path component: `../../x` stays inside reports/
+    output = Path(args.output or Path("reports") / f"{tracking.slug(args.experiments[0])}.html")
     written = report.build(args.experiments, output, run_id=args.run, metric=args.metric,
                            seed=args.seed, title=args.title)
     print(f"report of {', '.join(args.experiments)} written to {written}")
@@ -148,7 +163,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    """Run or resume an Optuna study; print validation and test scores; 130 if interrupted."""
+    """Run or resume an Optuna study; print validation and test scores; 130 if interrupted
+    (Ctrl-C or SIGTERM: the workers are stopped with it)."""
+    import signal
+
     import optuna
 
     from retaillab.tuning import load_tune_spec, tune
@@ -161,13 +179,22 @@ def cmd_tune(args: argparse.Namespace) -> int:
                                              timeout=args.timeout)
     url = spec.storage or default_storage(spec.study_name)
     print(f"study {spec.study_name!r} in {describe(url)}: {spec.n_trials} trials of "
-          f"{spec.model} ({spec.metric}, {spec.direction}), {args.workers} worker(s)")
+          f"{spec.model} ({spec.metric}, {spec.direction}), {args.workers} worker(s)",
+          flush=True)
+
+    def terminate(*_: object) -> None:  # SIGTERM stops as Ctrl-C does: workers first
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
     try:
         result = tune(spec, workers=args.workers)
     except KeyboardInterrupt:
         print("interrupted: finished trials are kept; run the same command to resume",
               file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(result.counts.items()))
     print(f"trials: {counts}")
     print(f"best params: {result.best_params}")
@@ -177,20 +204,26 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    """Serve the MLflow UI on this store at 127.0.0.1."""
-    import subprocess
-
-    from retaillab import tracking
+    """Serve the MLflow UI on this store at 127.0.0.1 until Ctrl-C or SIGTERM; its URL is
+    printed once the UI answers."""
+    from retaillab import servers, tracking
 
     tracking.client()  # make sure the store exists
-    url = f"http://127.0.0.1:{args.port}"
-    print(f"MLflow UI for {tracking.tracking_uri()} at {url} (Ctrl-C stops it)")
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri",
-               tracking.tracking_uri(), "--host", "127.0.0.1", "--port", str(args.port)]
-    try:
-        return subprocess.call(command)
-    except KeyboardInterrupt:
-        return 0
+    uri, url = tracking.tracking_uri(), f"http://127.0.0.1:{args.port}"
+    return servers.serve(servers.ui_command(uri, args.port), health=f"{url}/health",
+                         name="MLflow UI", port=args.port,
+                         ready=lambda: f"MLflow UI for {tracking.display_uri(uri)} at {url} "
+                                       "(Ctrl-C stops it)")
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    """Serve JupyterLab at the project root on 127.0.0.1, with a token, kernels on this
+    environment and the store set, until Ctrl-C or SIGTERM."""
+    from retaillab import servers, tracking
+
+    tracking.client()  # make sure the store exists
+    uri = tracking.tracking_uri()
+    return servers.lab(tracking.project_root(), args.port, uri, tracking.display_uri(uri))
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
@@ -252,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="list experiments, or an experiment's leaderboard")
     p.add_argument("experiment", nargs="?")
     p.add_argument("--run", help="a parent run id (default: the newest finished)")
+    p.add_argument("--all", action="store_true",
+                   help="every metric, in blocks (default: the headline metrics that fit)")
     p.set_defaults(func=cmd_runs)
     p = sub.add_parser("report", help="write an HTML model-comparison report",
                        description="Write a self-contained HTML report: per experiment a "
@@ -277,17 +312,52 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ui", help="browse runs in the MLflow UI at 127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
     p.set_defaults(func=cmd_ui)
+    p = sub.add_parser("lab", help="open JupyterLab at the project root on 127.0.0.1",
+                       description="Serve JupyterLab at the project root on 127.0.0.1 with a "
+                       "token (printed in the URL), kernels on this environment and "
+                       "MLFLOW_TRACKING_URI set to the store; Ctrl-C stops it.")
+    p.add_argument("--port", type=int, default=8888)
+    p.set_defaults(func=cmd_lab)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``retaillab`` console script."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``retaillab`` console script.
+
+    A reader that goes away (``retaillab runs X | head -1``) ends any command quietly with
+    exit code 141, as for other Unix tools, instead of a BrokenPipeError traceback.
+    """
     try:
-        return args.func(args)
-    except RetailLabError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit:  # --help or a usage error: its text must reach the reader now
+            sys.stdout.flush()
+            raise
+        try:
+            if args.command in STORE_COMMANDS:  # runs whose process died end KILLED first
+                from retaillab import tracking
+
+                tracking.reap_orphans()
+            code = args.func(args)
+        except RetailLabError as err:
+            print(f"error: {err}", file=sys.stderr)
+            code = EXIT_BAD_INPUT
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit flush
+        return code
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush has nowhere to fail."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file behind sys.stdout
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -183,8 +183,9 @@ def reap_orphans(uri: str | None = None) -> list[str]:
     it. Owners on other hosts are left alone (see :mod:`retaillab.owners`). A store that
     cannot be written only warns: it can still be listed and reported.
     """
+    mlflow_client = client(uri)  # a store that cannot be opened says so here
     try:
-        return _reap(client(uri))
+        return _reap(mlflow_client)
     except Exception as exc:
         log.warning("could not end orphaned runs in %s: %s", display_uri(uri), exc)
         return []

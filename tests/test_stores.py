@@ -1,0 +1,121 @@
+"""The MLflow store: one place on disk per store, one message for a store that cannot work,
+masked secrets, keyed user ids."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from retaillab import stores, tracking
+from retaillab.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def retaillab(*args: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    """The console command in a fresh process (the deadline is only a safety net)."""
+    return subprocess.run([sys.executable, "-m", "retaillab.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("case", ["corrupt", "read-only", "missing folder", "bogus scheme",
+                                  "unreachable server"])
+def test_a_store_that_cannot_work_gets_one_message_and_exit_2(tmp_path, make_store, case):
+    db = tmp_path / "mlflow.db"
+    if case == "corrupt":
+        db.write_bytes(b"this is not a database\n" * 100)
+        uri = f"sqlite:///{db}"
+    elif case == "read-only":  # SQLite's own read-only mode: real for root as well
+        uri = make_store(tmp_path) + "?mode=ro"
+    elif case == "missing folder":
+        uri = f"sqlite:///{tmp_path / 'no' / 'such' / 'mlflow.db'}"
+    elif case == "bogus scheme":
+        uri = "mlfow://typo/store"
+    else:
+        uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    result = retaillab("runs", cwd=tmp_path, env={**os.environ, "MLFLOW_TRACKING_URI": uri})
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("error: MLflow store ") and "fix:" in lines[-1], result.stderr
+    assert len(lines) <= 4  # one message: what and where, then how to fix
+
+
+def test_explain_turns_store_errors_into_one_message():
+    uri = "postgresql://ana:s3cret@db.example:5432/ml"
+    error = stores.explain(RuntimeError("(sqlite3.OperationalError) attempt to write a "
+                                        "readonly database"), uri)
+    assert isinstance(error, stores.StoreError) and "read-only" in str(error)
+    assert "s3cret" not in str(error) and "ana:***@db.example" in str(error)
+    assert stores.explain(KeyError("a bug"), uri) is None  # keeps its traceback
+
+
+@pytest.mark.parametrize("uri, shown", [
+    ("postgresql://ana:s3cret@db:5432/ml", "postgresql://ana:***@db:5432/ml"),
+    ("postgresql+psycopg2://ana:p%40ss@db/ml", "postgresql+psycopg2://ana:***@db/ml"),
+    ("http://user:tok@127.0.0.1:5000", "http://user:***@127.0.0.1:5000"),
+    ("postgresql://db/ml?user=ana&password=s3cret", "postgresql://db/ml?user=ana&password=***"),
+    ("sqlite:////tmp/x/mlflow.db", "sqlite:////tmp/x/mlflow.db"),
+    ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+])
+def test_passwords_are_masked(uri, shown):
+    assert tracking.display_uri(uri) == shown
+
+
+def test_artifacts_outputs_and_lock_follow_the_store_not_the_working_folder(
+        tmp_path, monkeypatch, make_store):
+    """A store named by MLFLOW_TRACKING_URI keeps everything beside its database, from
+    whichever project folder the command starts in."""
+    import yaml
+
+    uri = make_store(tmp_path / "shared")
+    elsewhere = tmp_path / "some-project"
+    elsewhere.mkdir()
+    (elsewhere / "pyproject.toml").write_text("[project]\nname = 'other'\n")
+    spec = elsewhere / "follow.yaml"
+    spec.write_text(yaml.safe_dump({"name": "follow", "notebook": str(FIXTURES / "ok.ipynb")}))
+    result = retaillab("run", str(spec), "-q", cwd=elsewhere,
+                       env={**os.environ, "MLFLOW_TRACKING_URI": uri})
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["follow.yaml", "pyproject.toml"]
+    store = tmp_path / "shared" / "mlruns"
+    assert {"mlflow.db", "artifacts", "outputs", ".lock"} <= {p.name for p in store.iterdir()}
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    tracking._CLIENTS.clear()
+    exp = tracking.client().get_experiment_by_name("follow")
+    assert exp.artifact_location == (store / "artifacts" / "follow").as_uri()
+    (run,) = tracking.client().search_runs([exp.experiment_id], "tags.`retaillab.kind` = "
+                                           "'notebook'")
+    assert (store / "outputs" / "follow" / f"{run.info.run_id}.ipynb").is_file()
+    tracking._CLIENTS.clear()
+
+
+def test_user_keys_are_stable_per_store_and_differ_between_stores(tmp_path, make_store):
+    first, second = make_store(tmp_path / "a"), make_store(tmp_path / "b")
+    ids = [1, 2, "0042", "0042"]
+    keys = tracking.user_keys(ids, uri=first)
+    assert keys == tracking.user_keys(ids, uri=first)  # the secret is kept, not redrawn
+    assert keys[2] == keys[3] and len(set(keys)) == 3 and all(len(k) == 16 for k in keys)
+    assert tracking.user_keys(ids, uri=second) != keys
+    secret = tmp_path / "a" / "mlruns" / ".retaillab-secret"
+    assert secret.stat().st_mode & 0o077 == 0  # readable by its owner only
+    tracking._CLIENTS.clear()
+
+
+def test_the_report_and_runs_never_print_a_stores_password(store, monkeypatch, capsys):
+    """Printing goes through display_uri: check the command that prints the store."""
+    monkeypatch.setattr(tracking, "tracking_uri", lambda: "http://ana:s3cret@127.0.0.1:1")
+    assert "s3cret" not in tracking.display_uri()
+    assert main(["runs"]) == 2
+    assert "s3cret" not in capsys.readouterr().err
