@@ -138,7 +138,9 @@ def intra_list_diversity_per_user(recs: pd.DataFrame, item_features: pd.DataFram
 
     ``ILD(L) = mean_{i < j in L} (1 - cos(f_i, f_j))`` with ``f_i`` the feature row of item
     ``i`` (a zero vector has cosine 0 with anything). Lists of fewer than two items have no
-    pairs and get NaN.
+    pairs and get NaN. ``item_features`` is a numeric table indexed by item, usually
+    :func:`retaillab.recsys.item_features` of the item table: the attributes the content-based
+    recommender compares items by, so both judge similarity alike.
 
     Computed for all users at once without forming pairs: with unit rows ``x_i``,
     ``sum_{i != j} x_i . x_j = |sum_i x_i|² - sum_i |x_i|²``, so one sum of rows per user

@@ -18,6 +18,7 @@ import pandas as pd
 
 from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import ParameterError
+from retaillab.recsys.features import has_features, item_features
 
 TIMINGS = ("fit_seconds", "recommend_seconds", "predict_seconds")
 
@@ -93,8 +94,9 @@ def compare(interactions: pd.DataFrame, algorithms: Sequence[str] | Mapping[str,
     n_users
         Evaluate on a seeded sample of this many users (0: all).
     items
-        The item table: given to content-based and bought-together models, and one-hot
-        genres/categories from it feed intra-list diversity.
+        The item table: given to content-based and bought-together models; its attributes,
+        encoded by :func:`retaillab.recsys.features.item_features` (the encoding the
+        content-based model uses), feed intra-list diversity.
     threshold
         Only test ratings at or above it count as relevant (None: every test row does).
     run
@@ -114,7 +116,9 @@ def compare(interactions: pd.DataFrame, algorithms: Sequence[str] | Mapping[str,
     splits = list(folds(frame, split=split, ratio=ratio, seed=seed, n_folds=n_folds))
     for fold, (train, test) in enumerate(splits):
         check_overlap(train, test, source=f"fold {fold}")
-    features = item_features(items) if items is not None else None
+    # one encoding of the items for the content model (built from ``items`` in fit) and for
+    # intra-list diversity: recsys.features.item_features at its defaults
+    features = item_features(items) if items is not None and has_features(items) else None
     rows, intervals, per_user, recs_by_model = [], [], {}, {}
     for name, params in tqdm(specs.items(), desc="models", disable=not progress):
         context = run.model(name, {**params, "k": k}) if run is not None else nullcontext()
@@ -193,18 +197,6 @@ def _evaluate(name, params, train, test, *, k, items, features, threshold):
         row["predict_seconds"] = time.perf_counter() - start
         row.update(metrics.rating(predictions, test))
     return row, per_user, recs
-
-
-def item_features(items: pd.DataFrame) -> pd.DataFrame | None:
-    """One-hot item attributes for diversity: genres (tuples) or categorical columns."""
-    if "genres" in items.columns:
-        exploded = items[[C.item, "genres"]].explode("genres").dropna()
-        onehot = pd.crosstab(exploded[C.item], exploded["genres"]).astype(float)
-        return onehot.reindex(items[C.item], fill_value=0.0)  # no genre: a zero vector
-    cats = [c for c in ("category", "brand", "price_band") if c in items.columns]
-    if not cats:
-        return None
-    return pd.get_dummies(items.set_index(C.item)[cats].astype(str)).astype(float)
 
 
 def affinity_precision(recs: pd.DataFrame, world: Any, top: int = 3) -> float:

@@ -1,11 +1,9 @@
 """Content-based recommendation: items whose attributes resemble those a user already chose.
 
-Each item becomes a feature vector built from its attributes (:func:`item_features`):
-
-- list/tuple columns (MovieLens ``genres``) are multi-hot, one feature per value;
-- numeric columns (``year``, ``price``) are cut into ``n_bins`` equal-frequency bins, one-hot;
-- any other column (``category``, ``brand``, ``price_band``) is one-hot;
-- a missing value sets no feature.
+Each item becomes a feature vector built from its attributes by
+:func:`retaillab.recsys.features.item_features`, the same encoding intra-list diversity uses:
+list columns (``genres``) multi-hot, numeric columns (``year``) in ``n_bins`` equal-frequency
+bins, other columns one-hot, missing values setting no feature.
 
 Rows are optionally TF-IDF weighted, so a rare genre says more than ``Drama``, then L2
 normalised. A user's profile is the mean of the feature vectors of their training items, or,
@@ -26,7 +24,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -35,10 +32,8 @@ from scipy import sparse
 from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import DataError, ParameterError, check_choice
 from retaillab.recsys._base import Recommender
+from retaillab.recsys.features import DEFAULT_FEATURES, item_features
 
-#: Attributes used when ``features`` is not given, if the table has them: MovieLens' genres and
-#: year, the synthetic world's category, brand and price band.
-DEFAULT_FEATURES: tuple[str, ...] = ("genres", "year", "category", "brand", "price_band")
 PROFILES: tuple[str, ...] = ("auto", "mean", "rating")
 
 
@@ -96,9 +91,13 @@ class ContentBased(Recommender):
         catalogue = _catalogue(self.items, train, self.features)
         if self.cold_items:
             self._add_cold_items(catalogue[C.item])
-        matrix, names = item_features(catalogue, self.features, n_bins=self.n_bins,
-                                      tfidf=self.tfidf)
-        rows = pd.Index(catalogue[C.item]).get_indexer(self.items_)
+        table = item_features(catalogue, self.features, n_bins=self.n_bins)
+        matrix = sparse.csr_matrix(table.to_numpy())
+        if self.tfidf:
+            matrix = tfidf(matrix)
+        matrix = _l2_rows(matrix)
+        names = list(table.columns)
+        rows = table.index.get_indexer(self.items_)
         picked = matrix[np.maximum(rows, 0)]
         picked = sparse.diags((rows >= 0).astype(np.float64)) @ picked  # no features: zeros
         self.features_ = picked.tocsr()
@@ -146,50 +145,12 @@ def _catalogue(items: pd.DataFrame | None, train: pd.DataFrame,
     return items.drop_duplicates(C.item)
 
 
-def item_features(items: pd.DataFrame, features: Sequence[str] | None = None, *,
-                  n_bins: int = 5, tfidf: bool = False) -> tuple[sparse.csr_matrix, list[str]]:
-    """Encode item attributes as an L2-normalised sparse matrix, one row per row of ``items``.
-
-    Returns the matrix and the feature names (``"genres=Comedy"``, ``"year=(1985.0, 1997.0]"``).
-    See the module docstring for how each kind of column is encoded.
-    """
-    if not isinstance(n_bins, Integral) or isinstance(n_bins, bool) or n_bins < 1:
-        raise ParameterError("n_bins", "a positive integer", n_bins)
-    columns = list(features) if features is not None else [
-        c for c in DEFAULT_FEATURES if c in items.columns]
-    missing = [c for c in columns if c not in items.columns]
-    if missing or not columns:
-        raise DataError(f"no attribute column {missing[0]!r}" if missing else
-                        "none of the default attribute columns "
-                        f"{', '.join(DEFAULT_FEATURES)}", source="items table",
-                        column=missing[0] if missing else None,
-                        fix=f"pass features=[...] among {', '.join(map(str, items.columns))}")
-    rows, labels = [], []
-    for column in columns:
-        row, label = _encode(items[column].reset_index(drop=True), n_bins)
-        rows.append(row)
-        labels.append(column + "=" + label.astype(str))
-    row = np.concatenate(rows)
-    codes, names = pd.factorize(pd.Series(np.concatenate(labels)), sort=True)
-    matrix = sparse.csr_matrix((np.ones(len(row)), (row, codes)), shape=(len(items), len(names)))
-    matrix.data[:] = 1.0  # a value listed twice counts once
-    if tfidf:
-        df = np.bincount(matrix.indices, minlength=matrix.shape[1])
-        idf = np.log((1.0 + len(items)) / (1.0 + df)) + 1.0  # smoothed, as scikit-learn's
-        matrix = matrix @ sparse.diags(idf)
-    return _l2_rows(matrix.tocsr()), [str(n) for n in names]
-
-
-def _encode(values: pd.Series, n_bins: int) -> tuple[np.ndarray, pd.Series]:
-    """(row position, value label) pairs of one attribute column; missing values dropped."""
-    present = values.dropna()
-    if len(present) and present.map(lambda v: isinstance(v, (list, tuple, set, frozenset))).all():
-        exploded = present.explode().dropna()
-        return exploded.index.to_numpy(), exploded.astype(str)
-    if pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present):
-        binned = pd.qcut(present, q=min(n_bins, max(present.nunique(), 1)), duplicates="drop")
-        return present.index.to_numpy(), binned.astype(str)
-    return present.index.to_numpy(), present.astype(str)
+def tfidf(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Columns weighted by smoothed inverse document frequency, as scikit-learn's
+    ``TfidfTransformer(smooth_idf=True)``: ``log((1 + n) / (1 + df)) + 1``."""
+    df = np.bincount(matrix.indices, minlength=matrix.shape[1])
+    idf = np.log((1.0 + matrix.shape[0]) / (1.0 + df)) + 1.0
+    return (matrix @ sparse.diags(idf)).tocsr()
 
 
 def _profiles(seen: sparse.csr_matrix, features: sparse.csr_matrix, users: np.ndarray,

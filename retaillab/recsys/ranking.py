@@ -97,7 +97,7 @@ def _settle_ties(scores: np.ndarray, columns: np.ndarray, values: np.ndarray, kt
     """Rows whose ``k``-th score ``kth`` is shared by more columns than places are left: keep
     the partition's columns above ``kth`` and fill the rest with the tied columns earliest in
     the tie order (``place``), instead of the ones the partition happened to pick."""
-    n_rows, k = columns.shape
+    k = columns.shape[1]
     n = scores.shape[1]
     above = values > kth  # every column above kth is in the partition
     n_above = above.sum(axis=1, keepdims=True)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from retaillab import data, tracking, visuals
-from retaillab.recsys.compare import compare, item_features, sample_users
+from retaillab.recsys.compare import compare, sample_users
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +55,6 @@ def test_sample_users_is_seeded_and_exact(movielens):
     b = sample_users(movielens.interactions, 25, seed=3)
     assert a["user"].nunique() == 25 and a.equals(b)
     assert set(a["user"]) != set(sample_users(movielens.interactions, 25, seed=4)["user"])
-
-
-def test_item_features_one_hot_genres(movielens):
-    features = item_features(movielens.items)
-    toy_story = features.loc[1]
-    assert toy_story[toy_story > 0].index.tolist() == sorted(
-        ["Adventure", "Animation", "Children", "Comedy", "Fantasy"])
 
 
 def test_interval_table_formats_mean_and_bounds():

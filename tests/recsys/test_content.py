@@ -79,25 +79,32 @@ def test_rating_profile_needs_ratings():
     assert ranking(model, "ann")[0] == "cold"
 
 
-def test_feature_encoding():
-    matrix, names = item_features(CATALOGUE, ["genres", "year"], n_bins=2)
-    assert names[:5] == ["genres=Action", "genres=Documentary", "genres=Drama",
-                         "genres=Romance", "genres=Thriller"]
-    assert len([n for n in names if n.startswith("year=")]) == 2  # two equal-frequency bins
-    dense = matrix.toarray()
-    np.testing.assert_allclose(np.linalg.norm(dense, axis=1), 1.0)
-    speed = dense[1]
+def test_item_vectors_are_the_shared_item_features_l2_normalised():
+    model = ContentBased(items=CATALOGUE, features=["genres", "year"], n_bins=2).fit(TRAIN)
+    table = item_features(CATALOGUE, ["genres", "year"], n_bins=2)
+    assert model.feature_names_ == list(table.columns)
+    dense = table.loc[list(model.items_)].to_numpy()
+    expected = dense / np.linalg.norm(dense, axis=1, keepdims=True)
+    np.testing.assert_allclose(model.features_.toarray(), expected)
+    speed = model.features_.toarray()[model.items_.get_loc("speed")]
     assert (speed > 0).sum() == 3  # Action, Thriller and a year bin
-    planet = dense[5]
+    planet = model.features_.toarray()[model.items_.get_loc("planet")]
     assert (planet > 0).sum() == 1  # no year: only its genre
 
 
 def test_tfidf_weights_rare_features_up():
-    plain, names = item_features(CATALOGUE, ["genres"])
-    weighted, _ = item_features(CATALOGUE, ["genres"], tfidf=True)
-    speed = dict(zip(names, weighted.toarray()[1], strict=True))
+    plain = ContentBased(items=CATALOGUE, features=["genres"]).fit(TRAIN)
+    weighted = ContentBased(items=CATALOGUE, features=["genres"], tfidf=True).fit(TRAIN)
+    names = weighted.feature_names_
+    row = weighted.items_.get_loc("speed")
+    speed = dict(zip(names, weighted.features_.toarray()[row], strict=True))
     assert speed["genres=Thriller"] > speed["genres=Action"]  # 1 item against 3
-    assert plain.toarray()[1][names.index("genres=Thriller")] == pytest.approx(2 ** -0.5)
+    # smoothed idf by hand: log((1 + 6 items) / (1 + items with the genre)) + 1
+    idf = {g: np.log(7 / (1 + n)) + 1 for g, n in (("Action", 3), ("Thriller", 1))}
+    ratio = speed["genres=Thriller"] / speed["genres=Action"]
+    assert ratio == pytest.approx(idf["Thriller"] / idf["Action"])
+    assert plain.features_.toarray()[row][names.index("genres=Thriller")] == \
+        pytest.approx(2 ** -0.5)
 
 
 def test_synthetic_catalogue_uses_category_brand_price_band():
