@@ -18,14 +18,14 @@ is built.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
 from retaillab.churn._prepare import preprocessor
-from retaillab.errors import ParameterError, UnknownNameError
+from retaillab.registry import Registry
 
-__all__ = ["MODELS", "SEARCH_SPACES", "available", "create", "search_space"]
+__all__ = ["MODELS", "REGISTRY", "SEARCH_SPACES", "available", "create", "hyperparameters",
+           "search_space"]
 
 
 def _pipeline(classifier: Any):
@@ -85,6 +85,9 @@ def gbm(*, learning_rate: float = 0.05, max_iter: int = 200, max_leaf_nodes: int
 MODELS: dict[str, Callable[..., Any]] = {
     "dummy": dummy, "logistic": logistic, "tree": tree, "forest": forest, "gbm": gbm}
 
+#: the lookup and hyperparameter checks shared with every model family
+REGISTRY = Registry("churn model", MODELS)
+
 
 #: name -> Optuna search space (see :mod:`retaillab.tuning.spaces`); a spec's ``space``
 #: overrides it. Class weights and seeds stay fixed: they are choices, not tuning knobs.
@@ -103,24 +106,21 @@ SEARCH_SPACES: dict[str, dict[str, tuple]] = {
 
 def search_space(name: str) -> dict[str, tuple]:
     """The default Optuna search space of churn model ``name`` (empty for ``dummy``)."""
-    if name not in MODELS:
-        raise UnknownNameError("churn model", name, list(MODELS))
+    REGISTRY.factory(name)  # an unknown name fails here
     return dict(SEARCH_SPACES.get(name, {}))
 
 
 def available() -> list[str]:
     """Names :func:`create` accepts."""
-    return list(MODELS)
+    return REGISTRY.available()
 
 
 def hyperparameters(name: str) -> dict[str, object]:
     """The keyword arguments model ``name`` takes, with their defaults."""
-    if name not in MODELS:
-        raise UnknownNameError("churn model", name, list(MODELS))
-    return {k: p.default for k, p in inspect.signature(MODELS[name]).parameters.items()}
+    return REGISTRY.hyperparameters(name)
 
 
-def create(name: str, **params: object):
+def create(name: str, **params: object) -> Any:
     """A new, unfitted scikit-learn pipeline for churn model ``name``.
 
     Parameters
@@ -137,9 +137,4 @@ def create(name: str, **params: object):
     ParameterError
         For a hyperparameter the model does not have.
     """
-    accepted = hyperparameters(name)
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ParameterError(f"{name} hyperparameter {unknown[0]!r}",
-                             "one of " + ", ".join(accepted), unknown[0])
-    return MODELS[name](**params)
+    return REGISTRY.create(name, **params)

@@ -1,14 +1,15 @@
 """Names of the recommenders, and :func:`create` / :func:`available`.
 
-Models are imported on first use, so listing them loads neither Surprise nor implicit.
+Models are imported on first use, so listing them loads neither Surprise nor implicit. The
+lookup and the hyperparameter check are :class:`retaillab.registry.Registry`'s, shared with
+every model family.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
+from typing import Any
 
-from retaillab.errors import ParameterError, UnknownNameError
+from retaillab.registry import Registry
 
 #: name -> "module:Class"
 MODELS: dict[str, str] = {
@@ -34,20 +35,20 @@ MODELS: dict[str, str] = {
 }
 
 
+REGISTRY = Registry("recommender", MODELS)
+
+
 def available() -> list[str]:
     """Names :func:`create` accepts."""
-    return list(MODELS)
+    return REGISTRY.available()
 
 
 def model_class(name: str) -> type:
     """The class registered as ``name``."""
-    if name not in MODELS:
-        raise UnknownNameError("recommender", name, list(MODELS))
-    module, cls = MODELS[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+    return REGISTRY.factory(name)
 
 
-def create(name: str, **params: object):
+def create(name: str, **params: Any) -> Any:
     """A new, unfitted recommender ``name`` with hyperparameters ``params``.
 
     Raises
@@ -57,10 +58,4 @@ def create(name: str, **params: object):
     ParameterError
         For a hyperparameter the model does not have.
     """
-    cls = model_class(name)
-    accepted = [p for p in inspect.signature(cls).parameters]
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ParameterError(f"{name} hyperparameter {unknown[0]!r}",
-                             "one of " + (", ".join(accepted) or "(none)"), unknown[0])
-    return cls(**params)
+    return REGISTRY.create(name, **params)
