@@ -22,8 +22,10 @@ quickstart: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check retaillab tests bench notebooks
 
+# both cores; a notebook's cells (one kernel under nbval) and a module's tests stay together
+PYTEST_WORKERS ?= 2
 test: lint chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope
 
 # the report test renders a page in headless Chromium; install it where apt-get can
 chromium:

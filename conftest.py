@@ -74,6 +74,16 @@ def store(tmp_path, monkeypatch):
     tracking._CLIENTS.clear()
 
 
+def pytest_collection_modifyitems(config, items):
+    """Notebooks run under nbval are slow notebook tests. (Their cells share one kernel, so
+    ``make test`` distributes by scope, ``--dist loadscope``: a notebook, or a test module,
+    runs on one xdist worker.)"""
+    for item in items:
+        if str(getattr(item, "path", "")).endswith(".ipynb"):
+            item.add_marker(pytest.mark.notebook)
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_sessionfinish(session, exitstatus):
     """The process that made the session folder removes it (xdist workers leave it)."""
     if _OWNS_ROOT and _WORKER == "main":
