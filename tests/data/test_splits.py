@@ -1,12 +1,11 @@
 """Splits: no leakage, time order, per-user guarantees, determinism, no side effects, errors.
 
 Expected values come from the definitions in the docstrings, worked out by hand for the small
-frames and checked as properties on a seeded random frame of 50k rows.
+frames and checked as properties on a seeded random frame of 50k rows. Speed is measured
+against pandas peers in bench/split_times.py, not asserted here.
 """
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pandas as pd
@@ -278,14 +277,6 @@ def test_callers_frame_unchanged(method):
     train.iloc[0, 0] = train.iloc[1, 0]  # writing to a result leaves the caller's frame alone
     test.iloc[0, 0] = test.iloc[-1, 0]
     pd.testing.assert_frame_equal(df, before)
-
-
-def test_movielens_size_splits_fast():
-    df = big(n_rows=100_000)
-    for method in ("random", "stratified", "chronological", "leave_last", "time"):
-        start = time.perf_counter()
-        split(df, method)
-        assert time.perf_counter() - start < 1.0, method
 
 
 # --- kfold ---------------------------------------------------------------------------------
