@@ -1,15 +1,17 @@
 """``make quickstart``: every comparison at full size, a short tuning study and one report.
 
 The suite file (``experiments/quickstart.yaml``) lists ordinary experiment specs to run, an
-optional tuning spec with its number of trials, and where the report goes. Each stage goes
-through the same command a user would type (``retaillab run``, ``tune``, ``report``), so the
-quickstart records nothing a user could not reproduce stage by stage.
+optional tuning spec with its number of trials, and where the report goes. Each stage calls
+the functions behind the command a user would type (``retaillab run``, ``tune``, ``report``)
+and prints what that command prints, so the quickstart records nothing a user could not
+reproduce stage by stage. (The CLI imports this module, never the other way round.)
 """
 
 from __future__ import annotations
 
-import argparse
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,6 @@ from typing import Any
 from retaillab.spec import SpecError, read_mapping
 
 SUITE = Path("experiments/quickstart.yaml")
-#: The few metrics printed per experiment (the report and ``retaillab runs`` show them all).
-SHOWN = ("ndcg_at_10", "precision_at_10", "rmse", "roc_auc", "pr_auc", "lift_at_10", "mae",
-         "correlation", "fit_seconds")
 
 
 @dataclass(frozen=True)
@@ -65,43 +64,43 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
 def run(path: str | Path = SUITE, *, root: Path | None = None, progress: bool = True) -> int:
     """Run the suite; print each experiment's leaderboard and where the report is.
 
-    Returns the exit code: 0 when every stage finished, 1 when one failed (the others go on).
+    Returns the exit code: 0 when every stage finished, 1 when one failed (the others go on),
+    130 on Ctrl-C (the interrupted run ends KILLED, later stages do not start).
     """
-    from retaillab import cli, leaderboard
+    from retaillab import leaderboard
     from retaillab.spec import load_spec
 
     suite = load_suite(path, root=root)
-    quiet = [] if progress else ["-q"]
     codes, names, seconds = [], [], {}
-    for spec_path in suite.runs:
-        names.append(load_spec(spec_path).name)
-        start = time.perf_counter()
-        codes.append(cli.main(["run", *quiet, str(spec_path)]))
-        seconds[names[-1]] = time.perf_counter() - start
-    finished = [n for n, code in zip(names, codes, strict=True) if code == 0]
-    commands = _commands()
-    if suite.tune and "tune" in commands:
-        start = time.perf_counter()
-        args = ["tune", str(suite.tune["spec"])]
-        if "n_trials" in suite.tune:
-            args += ["--n-trials", str(suite.tune["n_trials"])]
-        codes.append(cli.main(args))
-        seconds["tuning"] = time.perf_counter() - start
-        if codes[-1] == 0:  # its study's history goes into the report too
-            finished.append(_experiment_of(suite.tune["spec"]))
-    print("\n== leaderboards (best marked *; `retaillab runs NAME` shows every metric)")
+    try:
+        for spec_path in suite.runs:
+            names.append(load_spec(spec_path).name)
+            start = time.perf_counter()
+            codes.append(_stage(_run, spec_path, progress))
+            seconds[names[-1]] = time.perf_counter() - start
+        finished = [n for n, code in zip(names, codes, strict=True) if code == 0]
+        if suite.tune:
+            start = time.perf_counter()
+            codes.append(_stage(_tune, suite.tune["spec"], suite.tune.get("n_trials")))
+            seconds["tuning"] = time.perf_counter() - start
+            if codes[-1] == 0:  # its study's history goes into the report too
+                finished.append(_experiment_of(suite.tune["spec"]))
+    except KeyboardInterrupt:
+        print("interrupted: the current run ended KILLED; finished runs are kept",
+              file=sys.stderr)
+        return 130
+    print("\n== leaderboards (best marked *; `retaillab runs NAME --all` shows every metric)")
     for name in names:
         try:
             table = leaderboard.leaderboard(name)
         except Exception as exc:  # a failed stage: say so, show the rest
             print(f"\n{name}: {exc}")
             continue
-        shown = [c for c in SHOWN if c in table.columns]
         print(f"\n{name}")
-        print(leaderboard.format_leaderboard(table[["status", *shown]]))
-    if suite.report is not None and "report" in commands:
+        print(leaderboard.format_leaderboard(table))
+    if suite.report is not None:
         start = time.perf_counter()
-        codes.append(cli.main(["report", *finished, "-o", str(suite.report)]))
+        codes.append(_stage(_report, finished, suite.report))
         seconds["report"] = time.perf_counter() - start
         print(f"\nreport: {suite.report}")
     total = sum(seconds.values())
@@ -110,15 +109,65 @@ def run(path: str | Path = SUITE, *, root: Path | None = None, progress: bool = 
     return 0 if all(code == 0 for code in codes) else 1
 
 
+def _stage(step: Callable[..., int], *args: Any) -> int:
+    """One stage's exit code, as its command's: an error retaillab raises on purpose is one
+    line on stderr and exit code 2, and the suite goes on."""
+    from retaillab.errors import RetailLabError
+
+    try:
+        return step(*args)
+    except RetailLabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(spec_path: Path, progress: bool) -> int:
+    """What ``retaillab run SPEC`` does and prints: 0 when every grid point finished."""
+    from retaillab import runner
+    from retaillab.spec import load_spec
+
+    spec = load_spec(spec_path)
+    results = runner.run_spec(spec, progress=progress)
+    for result in results:
+        line = f"{result.status:<8} {result.run_id}  {result.output}"
+        print(line + (f"\n         {result.error}" if result.error else ""))
+    failed = [r for r in results if r.status != "FINISHED"]
+    print(f"{len(results) - len(failed)} of {len(spec.points())} runs finished; "
+          f"browse them with `retaillab runs {spec.name!r}` or `retaillab ui`")
+    return 1 if failed else 0
+
+
+def _tune(spec_path: Path, n_trials: int | None) -> int:
+    """What ``retaillab tune SPEC --n-trials N`` does and prints, with one worker."""
+    import optuna
+
+    from retaillab.tuning import load_tune_spec, tune
+    from retaillab.tuning.storage import default_storage, describe
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    spec = load_tune_spec(spec_path).replace(n_trials=n_trials)
+    url = spec.storage or default_storage(spec.study_name)
+    print(f"study {spec.study_name!r} in {describe(url)}: {spec.n_trials} trials of "
+          f"{spec.model} ({spec.metric}, {spec.direction}), 1 worker(s)")
+    result = tune(spec, workers=1)
+    counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(result.counts.items()))
+    print(f"trials: {counts}")
+    print(f"best params: {result.best_params}")
+    print(result.table().to_string(float_format=lambda v: f"{v:.4f}"))
+    print(f"MLflow run {result.run_id} (experiment {spec.name!r}); `retaillab ui` to browse")
+    return 0
+
+
+def _report(experiments: list[str], output: Path) -> int:
+    """What ``retaillab report EXPERIMENT... -o OUTPUT`` does and prints."""
+    from retaillab import report
+
+    written = report.build(experiments, output)
+    print(f"report of {', '.join(experiments)} written to {written}")
+    return 0
+
+
 def _experiment_of(spec: Path) -> str:
     import yaml
 
     return str(yaml.safe_load(spec.read_text())["name"])
-
-
-def _commands() -> set[str]:
-    from retaillab import cli
-
-    parser = cli.build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return set(sub.choices)
