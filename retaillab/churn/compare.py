@@ -138,7 +138,7 @@ def compare(customers: pd.DataFrame, target: str = C.churn,
             models: Sequence[str] | Mapping[str, Mapping[str, Any]] = ("logistic", "gbm"), *,
             n_splits: int = 5, n_repeats: int = 2, seed: int = 0, run: Any = None,
             importance: bool = True, importance_repeats: int = 5, n_threads: int | None = 1,
-            progress: bool = False) -> ChurnComparison:
+            progress: bool = True) -> ChurnComparison:
     """Fit and score every model on the same stratified repeated k-fold.
 
     Parameters
@@ -166,6 +166,9 @@ def compare(customers: pd.DataFrame, target: str = C.churn,
         not depend on it. One by default: on tables of thousands of customers more threads
         gain little, and on a busy machine OpenMP's spin-waiting makes a fit several times
         slower. ``None`` uses every core.
+    progress
+        Show a bar that says which model runs and what it does ("churn: 2/5 models, forest
+        fitting (fold 3/10)"); see :class:`retaillab.metrics.progress.ModelProgress`.
 
     Raises
     ------
@@ -201,48 +204,29 @@ def compare(customers: pd.DataFrame, target: str = C.churn,
 def _compare(features: pd.DataFrame, y: np.ndarray, specs: dict[str, dict[str, Any]], *,
              n_splits: int, n_repeats: int, seed: int, run: Any, importance: int,
              progress: bool) -> ChurnComparison:
-    from retaillab.metrics import confidence_interval
+    from retaillab.metrics.progress import ModelProgress
 
     splits = folds(y, n_splits=n_splits, n_repeats=n_repeats, seed=seed)
     fold_rows, predictions, table = [], [], []
-    named: Any = specs.items()
-    if progress:  # tqdm.auto warns in a notebook without ipywidgets: import it only if asked
-        from tqdm.auto import tqdm
-
-        named = tqdm(named, desc="models")
-    for name, params in named:
-        shown = {**hyperparameters(name), **params, "n_splits": n_splits, "n_repeats": n_repeats}
-        context = run.model(name, shown) if run is not None else nullcontext()
-        with context as child:
-            rows = []
-            for i, (train, test) in enumerate(splits):
-                row, probability = _fit_and_score(create(name, **params), features, y,
-                                                  train, test)
-                rows.append({"model": name, "repeat": i // n_splits, "fold": i % n_splits,
-                             **row})
-                predictions.append(pd.DataFrame({
-                    "model": name, "repeat": i // n_splits, "fold": i % n_splits, "row": test,
-                    C.churn: y[test], "probability": probability}))
-            per_fold = pd.DataFrame(rows)
-            logged = {}
-            for metric in [*METRICS, *TIMINGS]:
-                mean, low, high = confidence_interval(per_fold[metric].to_numpy())
-                table.append({"model": name, "metric": metric, "mean": mean, "ci_low": low,
-                              "ci_high": high})
-                logged.update({metric: mean, f"{metric}_ci_low": low, f"{metric}_ci_high": high})
-            if child is not None:
-                child.log_metrics(logged)
-                child.log_table(per_fold.drop(columns="model"), "folds.csv")
+    with ModelProgress("churn", list(specs), enabled=progress) as bar:
+        for name, params in specs.items():
+            per_fold, predicted, intervals = _one_model(
+                name, params, features, y, splits, n_splits=n_splits, n_repeats=n_repeats,
+                run=run, bar=bar)
             fold_rows.append(per_fold)
-    long = pd.DataFrame(table)
-    auc = long[long["metric"] == "roc_auc"].set_index("model")["mean"]
-    best = str(auc.idxmax())
-    ranked = None
-    if importance:
-        ranked = permutation_importance(create(best, **specs[best]), features, y, splits[0],
-                                        n_repeats=importance, seed=seed)
-        if run is not None:
-            run.log_table(ranked, "permutation_importance.csv")
+            predictions.extend(predicted)
+            table.extend(intervals)
+            bar.finished()
+        long = pd.DataFrame(table)
+        auc = long[long["metric"] == "roc_auc"].set_index("model")["mean"]
+        best = str(auc.idxmax())
+        ranked = None
+        if importance:
+            bar.stage(best, "permutation importance")
+            ranked = permutation_importance(create(best, **specs[best]), features, y, splits[0],
+                                            n_repeats=importance, seed=seed)
+            if run is not None:
+                run.log_table(ranked, "permutation_importance.csv")
     return ChurnComparison(
         table=long.set_index(["model", "metric"]),
         folds=pd.concat(fold_rows, ignore_index=True),
@@ -250,11 +234,48 @@ def _compare(features: pd.DataFrame, y: np.ndarray, specs: dict[str, dict[str, A
         importance=ranked, best=best, splits=splits)
 
 
+def _one_model(name: str, params: dict[str, Any], features: pd.DataFrame, y: np.ndarray,
+               splits: list[tuple[np.ndarray, np.ndarray]], *, n_splits: int, n_repeats: int,
+               run: Any, bar: Any) -> tuple[pd.DataFrame, list[pd.DataFrame], list[dict]]:
+    """Every fold of one model, logged as its child run: its per-fold table, its out-of-fold
+    predictions and its interval rows."""
+    from retaillab.metrics import confidence_interval
+
+    shown = {**hyperparameters(name), **params, "n_splits": n_splits, "n_repeats": n_repeats}
+    context = run.model(name, shown) if run is not None else nullcontext()
+    rows, predictions, intervals, logged = [], [], [], {}
+    with context as child:
+        for i, (train, test) in enumerate(splits):
+            fold = f" (fold {i + 1}/{len(splits)})"
+            row, probability = _fit_and_score(
+                create(name, **params), features, y, train, test,
+                stage=lambda what, fold=fold: bar.stage(name, what + fold))
+            rows.append({"model": name, "repeat": i // n_splits, "fold": i % n_splits, **row})
+            predictions.append(pd.DataFrame({
+                "model": name, "repeat": i // n_splits, "fold": i % n_splits, "row": test,
+                C.churn: y[test], "probability": probability}))
+        per_fold = pd.DataFrame(rows)
+        for metric in [*METRICS, *TIMINGS]:
+            mean, low, high = confidence_interval(per_fold[metric].to_numpy())
+            intervals.append({"model": name, "metric": metric, "mean": mean, "ci_low": low,
+                              "ci_high": high})
+            logged.update({metric: mean, f"{metric}_ci_low": low, f"{metric}_ci_high": high})
+        if child is not None:
+            bar.stage(name, "logging")
+            child.log_metrics(logged)
+            child.log_table(per_fold.drop(columns="model"), "folds.csv")
+    return per_fold, predictions, intervals
+
+
 def _fit_and_score(model: Any, features: pd.DataFrame, y: np.ndarray, train: np.ndarray,
-                   test: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+                   test: np.ndarray, stage: Any = None) -> tuple[dict[str, float], np.ndarray]:
+    """Fit on one fold's training rows, score its test rows; ``stage(what)`` hears each step."""
+    stage = stage or (lambda what: None)
+    stage("fitting")
     start = time.perf_counter()
     model.fit(features.iloc[train], y[train])
     fit_seconds = time.perf_counter() - start
+    stage("scoring")
     start = time.perf_counter()
     probability = model.predict_proba(features.iloc[test])[:, 1]
     predict_seconds = time.perf_counter() - start

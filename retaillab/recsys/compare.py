@@ -101,10 +101,11 @@ def compare(interactions: pd.DataFrame, algorithms: Sequence[str] | Mapping[str,
         Only test ratings at or above it count as relevant (None: every test row does).
     run
         A :class:`retaillab.tracking.NotebookRun`; each algorithm becomes a child run.
+    progress
+        Show a bar that says which model runs and what it does ("recsys: 5/17 models, svdpp
+        fitting"); see :class:`retaillab.metrics.progress.ModelProgress`.
     """
-    from tqdm.auto import tqdm
-
-    from retaillab import metrics
+    from retaillab.metrics.progress import ModelProgress
 
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise ParameterError("k", "a positive integer", k)
@@ -120,37 +121,63 @@ def compare(interactions: pd.DataFrame, algorithms: Sequence[str] | Mapping[str,
     # intra-list diversity: recsys.features.item_features at its defaults
     features = item_features(items) if items is not None and has_features(items) else None
     rows, intervals, per_user, recs_by_model = [], [], {}, {}
-    for name, params in tqdm(specs.items(), desc="models", disable=not progress):
-        context = run.model(name, {**params, "k": k}) if run is not None else nullcontext()
-        with context as child:
-            fold_rows, fold_users = [], []
-            for fold, (train, test) in enumerate(splits):
-                row, users, recs = _evaluate(name, params, train, test, k=k, items=items,
-                                             features=features, threshold=threshold)
-                fold_rows.append(row)
-                fold_users.append(users.assign(fold=fold))
-                recs_by_model[name] = recs
-            table = pd.DataFrame(fold_rows)
-            per_user[name] = pd.concat(fold_users)
-            mean = table.mean(numeric_only=True).to_dict()
-            spread = per_user[name] if len(splits) == 1 else table
-            for metric in spread.columns.drop("fold", errors="ignore"):
-                centre, low, high = metrics.confidence_interval(spread[metric].to_numpy())
-                intervals.append({"model": name, "metric": metric, "mean": centre,
-                                  "low": low, "high": high})
-            if child is not None:
-                child.log_metrics(mean)
-                child.log_table(_keyed_per_user(per_user[name]), "per_user.csv")
-            rows.append({"model": name, **mean})
+    with ModelProgress("recsys", list(specs), enabled=progress) as bar:
+        for name, params in specs.items():
+            row, spread, per_user[name], recs_by_model[name] = _one_model(
+                name, params, splits, k=k, items=items, features=features,
+                threshold=threshold, run=run, bar=bar)
+            rows.append(row)
+            intervals.extend(spread)
+            bar.finished()
     summary = pd.DataFrame(rows).set_index("model")
     return Comparison(summary, pd.DataFrame(intervals), per_user, recs_by_model, splits)
 
 
-def _keyed_per_user(per_user: pd.DataFrame) -> pd.DataFrame:
-    """Per-user metrics with each user as a hash, not the raw id (ids never reach the record):
-    the same user gets the same key in every model's table, so reports can pair them."""
-    key = pd.util.hash_array(per_user.index.astype(str).to_numpy())
-    return per_user.assign(user=key).reset_index(drop=True)
+def _one_model(name: str, params: Mapping[str, Any], splits: list, *, k: int,
+               items: pd.DataFrame | None, features: pd.DataFrame | None,
+               threshold: float | None, run: Any, bar: Any
+               ) -> tuple[dict, list[dict], pd.DataFrame, pd.DataFrame]:
+    """Every fold of one model, logged as its child run: its summary row, its intervals, its
+    per-user metrics and its last fold's lists."""
+    from retaillab import metrics
+
+    intervals = []
+    context = run.model(name, {**params, "k": k}) if run is not None else nullcontext()
+    with context as child:
+        fold_rows, fold_users = [], []
+        for fold, (train, test) in enumerate(splits):
+            where = f" (fold {fold + 1}/{len(splits)})" if len(splits) > 1 else ""
+            row, users, recs = _evaluate(name, params, train, test, k=k, items=items,
+                                         features=features, threshold=threshold,
+                                         stage=lambda what, where=where: bar.stage(
+                                             name, what + where))
+            fold_rows.append(row)
+            fold_users.append(users.assign(fold=fold))
+        table = pd.DataFrame(fold_rows)
+        per_user = pd.concat(fold_users)
+        mean = table.mean(numeric_only=True).to_dict()
+        spread = per_user if len(splits) == 1 else table
+        for metric in spread.columns.drop("fold", errors="ignore"):
+            centre, low, high = metrics.confidence_interval(spread[metric].to_numpy())
+            intervals.append({"model": name, "metric": metric, "mean": centre,
+                              "low": low, "high": high})
+        if child is not None:
+            bar.stage(name, "logging")
+            child.log_metrics(mean)
+            child.log_table(_keyed_per_user(per_user, getattr(child, "uri", None)),
+                            "per_user.csv")
+    return {"model": name, **mean}, intervals, per_user, recs
+
+
+def _keyed_per_user(per_user: pd.DataFrame, uri: str | None = None) -> pd.DataFrame:
+    """Per-user metrics keyed by :func:`retaillab.tracking.user_keys` (an HMAC with the
+    store's secret), never the raw id nor a plain hash of it, which anyone could recompute
+    for every candidate id: the same user gets the same key in every model's table and run
+    of one store, so reports can pair them, and nobody without the secret can reverse one."""
+    from retaillab import tracking
+
+    keys = tracking.user_keys(per_user.index, uri=uri)
+    return per_user.assign(user=keys).reset_index(drop=True)
 
 
 def check_overlap(train: pd.DataFrame, test: pd.DataFrame, source: str = "test") -> None:
@@ -172,17 +199,22 @@ def check_overlap(train: pd.DataFrame, test: pd.DataFrame, source: str = "test")
                             "'leave_last') or check that both tables use the same user ids")
 
 
-def _evaluate(name, params, train, test, *, k, items, features, threshold):
+def _evaluate(name, params, train, test, *, k, items, features, threshold, stage=None):
+    """Fit, recommend and score one model on one fold; ``stage(what)`` hears each step."""
     from retaillab import metrics
 
+    stage = stage or (lambda what: None)
     model = build(name, params, items)
+    stage("fitting")
     start = time.perf_counter()
     model.fit(train)
     fit_seconds = time.perf_counter() - start
     users = test[C.user].unique()
+    stage("recommending")
     start = time.perf_counter()
     recs = model.recommend(users, k=k)
     recommend_seconds = time.perf_counter() - start
+    stage("scoring")
     per_user = metrics.ranking_per_user(recs, test, k, threshold=threshold)
     row = {**per_user.mean().to_dict(), "fit_seconds": fit_seconds,
            "recommend_seconds": recommend_seconds}
@@ -192,6 +224,7 @@ def _evaluate(name, params, train, test, *, k, items, features, threshold):
     row.update(metrics.beyond_accuracy(recs, train, n_items=len(catalogue),
                                        item_features=features))
     if model.predicts_ratings and C.rating in test.columns:
+        stage("predicting ratings")
         start = time.perf_counter()
         predictions = model.predict(test)
         row["predict_seconds"] = time.perf_counter() - start

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -90,9 +92,7 @@ def test_same_seed_same_numbers_and_callers_table_untouched():
     pd.testing.assert_frame_equal(frame, before)
 
 
-def test_each_model_is_one_child_run(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")
-    tracking._CLIENTS.clear()
+def test_each_model_is_one_child_run(store):
     run = tracking.notebook_run(None, experiment="churn-test", params={})
     found = churn.compare(toy_customers(150), models=["dummy", "tree"], n_splits=3,
                           n_repeats=1, run=run, importance=False)
@@ -104,7 +104,49 @@ def test_each_model_is_one_child_run(tmp_path, monkeypatch):
     assert tree.metrics["roc_auc"] == pytest.approx(found.table.loc[("tree", "roc_auc"), "mean"])
     assert tree.metrics["roc_auc_ci_low"] < tree.metrics["roc_auc"]
     assert "fit_seconds" in tree.metrics and tree.params["max_depth"] == "6"
-    tracking._CLIENTS.clear()
+
+
+class FakeBar:
+    """Stands in for tqdm.auto.tqdm: records each description with the count at that time."""
+
+    made: ClassVar[list[FakeBar]] = []
+
+    def __init__(self, *args, total=None, **kwargs):
+        self.total, self.n, self.seen, self.closed = total, 0, [], False
+        FakeBar.made.append(self)
+
+    def set_description_str(self, text, refresh=True):
+        self.seen.append((text, self.n))
+
+    def update(self, n=1):
+        self.n += n
+
+    def close(self):
+        self.closed = True
+
+
+def test_progress_says_which_model_does_what_on_which_fold(monkeypatch):
+    import tqdm.auto
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", FakeBar)
+    FakeBar.made.clear()
+    found = churn.compare(toy_customers(120), models=["dummy", "tree"], n_splits=2,
+                          n_repeats=1, importance_repeats=1)
+    (bar,) = FakeBar.made
+    assert bar.total == 2 and bar.n == 2 and bar.closed
+    expected = [("churn: 0/2 models", 0)]
+    for position, name in enumerate(["dummy", "tree"]):
+        for fold in (1, 2):
+            for what in ("fitting", "scoring"):
+                expected.append((f"churn: {position + 1}/2 models, {name} {what} "
+                                 f"(fold {fold}/2)", position))
+    expected += [(f"churn: 2/2 models, {found.best} permutation importance", 2),
+                 ("churn: 2/2 models, done", 2)]
+    assert bar.seen == expected
+    FakeBar.made.clear()
+    churn.compare(toy_customers(60), models=["dummy"], n_splits=2, n_repeats=1,
+                  importance=False, progress=False)
+    assert FakeBar.made == []
 
 
 # --- bad input: one clear error each --------------------------------------------------------

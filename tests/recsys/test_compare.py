@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -14,9 +17,7 @@ def movielens():
     return data.load("movielens")
 
 
-def test_compare_scores_every_model_on_the_same_folds(movielens, tmp_path, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")
-    tracking._CLIENTS.clear()
+def test_compare_scores_every_model_on_the_same_folds(movielens, store):
     run = tracking.notebook_run(None, experiment="compare-test", params={})
     result = compare(movielens.interactions, ["most_popular", "ease"], k=5, seed=1,
                      n_users=40, items=movielens.items, run=run, progress=False)
@@ -32,14 +33,134 @@ def test_compare_scores_every_model_on_the_same_folds(movielens, tmp_path, monke
     children = tracking.Run(run.run_id, run.experiment_id).children()
     logged = {c.data.tags[tracking.RUN_NAME_TAG]: c.data.metrics for c in children}
     assert logged["ease"]["ndcg_at_5"] == pytest.approx(result.summary.loc["ease", "ndcg_at_5"])
-    # per-user values for paired tests in reports, keyed by a hash, never the raw user id
-    ease = next(c for c in children if c.data.tags[tracking.RUN_NAME_TAG] == "ease")
-    path = tracking.client().download_artifacts(ease.info.run_id, "per_user.csv", str(tmp_path))
-    table = pd.read_csv(path, index_col=0)
+    # per-user values for paired tests in reports, keyed by a pseudonym, never the raw id
+    tables = {name: logged_per_user(run, name, store) for name in ("ease", "most_popular")}
+    table = tables["ease"]
     assert len(table) == 40 and {"fold", "user", "ndcg_at_5"} <= set(table.columns)
-    assert not set(table["user"].astype(str)) & {str(u) for u in users["ease"]}
+    assert not set(table["user"]) & {str(u) for u in users["ease"]}
     assert table["ndcg_at_5"].mean() == pytest.approx(result.summary.loc["ease", "ndcg_at_5"])
-    tracking._CLIENTS.clear()
+    # one user, one key in every model's table, so a report can pair them
+    assert set(table["user"]) == set(tables["most_popular"]["user"])
+
+
+def logged_per_user(run, model: str, folder) -> pd.DataFrame:
+    """The per_user.csv a model's child run logged, with keys read as text."""
+    children = tracking.Run(run.run_id, run.experiment_id).children()
+    child = next(c for c in children if c.data.tags[tracking.RUN_NAME_TAG] == model)
+    path = tracking.client().download_artifacts(child.info.run_id, "per_user.csv", str(folder))
+    return pd.read_csv(path, index_col=0, dtype={"user": str})
+
+
+@pytest.fixture(scope="module")
+def unsalted() -> dict[str, np.ndarray]:
+    """What an attacker computes for every integer id below a million: the obvious unsalted
+    hashes, each as the 64-bit number its first 16 hex characters (the key length) spell,
+    sorted."""
+    import hashlib
+
+    ids = np.arange(10**6)
+    text = list(map(str, ids.tolist()))
+    raw = [t.encode() for t in text]
+    found = {"hash_array(str)": pd.util.hash_array(np.array(text, dtype=object)),
+             "hash_array(int)": pd.util.hash_array(ids)}
+    for algorithm in ("sha256", "md5", "sha1"):
+        digest = getattr(hashlib, algorithm)
+        found[algorithm] = np.frombuffer(b"".join(digest(t).digest()[:8] for t in raw),
+                                         dtype=">u8").astype(np.uint64)
+    return {label: np.sort(values) for label, values in found.items()}  # for searchsorted
+
+
+def _members(keys: np.ndarray, ordered: np.ndarray) -> int:
+    """How many of ``keys`` occur in the sorted array ``ordered``."""
+    at = np.minimum(np.searchsorted(ordered, keys), len(ordered) - 1)
+    return int((ordered[at] == keys).sum())
+
+
+def reversed_keys(keys: set[str], unsalted: dict[str, np.ndarray]) -> dict[str, int]:
+    """How many ``keys`` each unsalted hash recovers: keys read as 16 hex characters, and
+    (pandas' hash, whose numbers the old ``per_user.csv`` held) as decimals."""
+    as_hex = np.array([int(k, 16) for k in keys if len(k) == 16], dtype=np.uint64)
+    as_decimal = np.array([int(k) for k in keys if k.isdigit() and int(k) < 2**64],
+                          dtype=np.uint64)
+    found = {}
+    for label, values in unsalted.items():
+        found[label] = _members(as_hex, values)
+        if label.startswith("hash_array"):
+            found[label] += _members(as_decimal, values)
+    return found
+
+
+def test_per_user_keys_cannot_be_reversed_by_hashing_every_id(store, unsalted):
+    """Users 0..199 with plain integer ids, the easiest case for an attacker who hashes
+    every integer up to a million."""
+    rng = np.random.default_rng(0)
+    interactions = pd.DataFrame({"user": np.repeat(np.arange(200), 8),
+                                 "item": rng.integers(0, 60, 1600)}).drop_duplicates()
+    run = tracking.notebook_run(None, experiment="keys-test", params={})
+    compare(interactions, ["most_popular"], k=5, seed=0, run=run, progress=False)
+    run.close()
+    keys = set(logged_per_user(run, "most_popular", store)["user"])
+    assert len(keys) == 200 and all(len(k) == 16 and int(k, 16) >= 0 for k in keys)
+    assert reversed_keys(keys, unsalted) == dict.fromkeys(unsalted, 0)
+    # the same attack recovers every key of an unsalted scheme: the one the table used to
+    # hold (pandas' hash of the id as text, written as a decimal) and a truncated md5
+    import hashlib
+
+    users = np.arange(200)
+    old = {str(v) for v in pd.util.hash_array(users.astype(str).astype(object)).tolist()}
+    assert reversed_keys(old, unsalted)["hash_array(str)"] == 200
+    plain = {hashlib.md5(str(u).encode()).hexdigest()[:16] for u in users}
+    assert reversed_keys(plain, unsalted)["md5"] == 200
+
+
+class FakeBar:
+    """Stands in for tqdm.auto.tqdm: records each description with the count at that time."""
+
+    made: ClassVar[list[FakeBar]] = []
+
+    def __init__(self, *args, total=None, **kwargs):
+        self.total, self.n, self.seen, self.closed = total, 0, [], False
+        FakeBar.made.append(self)
+
+    def set_description_str(self, text, refresh=True):
+        self.seen.append((text, self.n))
+
+    def update(self, n=1):
+        self.n += n
+
+    def close(self):
+        self.closed = True
+
+
+def test_progress_says_which_model_does_what(movielens, monkeypatch):
+    import tqdm.auto
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", FakeBar)
+    FakeBar.made.clear()
+    compare(movielens.interactions, {"most_popular": {}, "svd": {"n_epochs": 2}}, k=5,
+            n_users=20, progress=True)
+    (bar,) = FakeBar.made
+    assert bar.total == 2 and bar.n == 2 and bar.closed
+    assert bar.seen == [
+        ("recsys: 0/2 models", 0),
+        ("recsys: 1/2 models, most_popular fitting", 0),
+        ("recsys: 1/2 models, most_popular recommending", 0),
+        ("recsys: 1/2 models, most_popular scoring", 0),
+        ("recsys: 2/2 models, svd fitting", 1),
+        ("recsys: 2/2 models, svd recommending", 1),
+        ("recsys: 2/2 models, svd scoring", 1),
+        ("recsys: 2/2 models, svd predicting ratings", 1),
+        ("recsys: 2/2 models, done", 2),
+    ]
+    FakeBar.made.clear()
+    compare(movielens.interactions, ["most_popular"], k=5, n_users=20, n_folds=2,
+            split="random", progress=True)
+    assert [text for text, _ in FakeBar.made[0].seen][1:3] == [
+        "recsys: 1/1 models, most_popular fitting (fold 1/2)",
+        "recsys: 1/1 models, most_popular recommending (fold 1/2)"]
+    FakeBar.made.clear()
+    compare(movielens.interactions, ["most_popular"], k=5, n_users=20, progress=False)
+    assert FakeBar.made == []
 
 
 def test_k_fold_intervals_are_over_folds(movielens):
