@@ -12,7 +12,10 @@ every per-user value agrees to 1e-12 before it reports a ratio. Ratio = pandas s
 retaillab seconds, best of REPEATS, in one process.
 
 Cases: EASE's top-10 for every MovieLens user (671 users), and random top-10 lists against
-random test sets for 100,000 users (a mid-size retailer).
+random test sets for 100,000 users (a mid-size retailer). Last, the size the test suite used
+to time (100,000 test rows, 600 users, k=10, once with a rating threshold): ``metrics.ranking``
+alone, best of REPEATS, against the half second it was once held to (measured here, never
+asserted in tests).
 
 Run: ``python bench/ranking_metrics.py``.
 """
@@ -163,6 +166,27 @@ def main() -> None:
                                           check_index_type=False, check_names=False)
             line += f" {theirs_s:>20.3f} {theirs_s / ours_s:>5.0f}x"
         print(line, flush=True)
+    recs, test = suite_case()
+    for threshold in (None, 4):
+        seconds, _ = best_seconds(lambda r, t, th=threshold: metrics.ranking(r, t, K,
+                                                                              threshold=th),
+                                  recs, test)
+        print(f"metrics.ranking, 100,000 test rows, 600 users, k={K}, threshold={threshold}: "
+              f"{seconds:.3f} s (budget 0.5 s)", flush=True)
+
+
+def suite_case(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The size tests/metrics/test_ranking.py checks for correctness: 600 users' random
+    top-10 lists against 100,000 random test ratings of 5,000 items."""
+    rng = np.random.default_rng(seed)
+    n_users, n_items = 600, 5000
+    test = pd.DataFrame({"user": rng.integers(0, n_users, 100_000),
+                         "item": rng.integers(0, n_items, 100_000),
+                         "rating": rng.integers(1, 6, 100_000).astype(float)})
+    items = np.argsort(rng.random((n_users, n_items)), axis=1)[:, :K]
+    recs = pd.DataFrame({"user": np.repeat(np.arange(n_users), K), "item": items.ravel(),
+                         "rank": np.tile(np.arange(1, K + 1), n_users)})
+    return recs, test
 
 
 if __name__ == "__main__":
