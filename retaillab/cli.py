@@ -211,7 +211,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     tracking.client()  # make sure the store exists
     uri, url = tracking.tracking_uri(), f"http://127.0.0.1:{args.port}"
     return servers.serve(servers.ui_command(uri, args.port), health=f"{url}/health",
-                         name="MLflow UI", port=args.port,
+                         name="MLflow UI", port=args.port, env=servers.ui_environment(),
                          ready=lambda: f"MLflow UI for {tracking.display_uri(uri)} at {url} "
                                        "(Ctrl-C stops it)")
 
