@@ -39,6 +39,54 @@ class Comparison:
     recommendations: dict[str, pd.DataFrame] = field(default_factory=dict)
     folds: list[tuple[pd.DataFrame, pd.DataFrame]] = field(default_factory=list, repr=False)
 
+    def most_recommended(self, top: int = 5, names: pd.Series | None = None) -> pd.DataFrame:
+        """Per model, the ``top`` items in the most users' lists (last fold): what a model
+        pushes, shown without showing anyone's list.
+
+        Columns ``model``, ``rank``, ``item``, [``name``: ``names[item]``], ``users`` (lists
+        holding it) and ``share`` (of the model's users). Equal counts are ordered by the
+        tie-break rule (:mod:`retaillab.recsys.ranking`), training popularity then item id.
+        """
+        from retaillab.recsys.ranking import ranked
+
+        if not isinstance(top, (int, np.integer)) or isinstance(top, bool) or top < 1:
+            raise ParameterError("top", "a positive integer", top)
+        train = self.folds[-1][0] if self.folds else pd.DataFrame(columns=[C.user, C.item])
+        popularity = train.drop_duplicates([C.user, C.item])[C.item].value_counts()
+        parts = []
+        for model, recs in self.recommendations.items():
+            counts = recs.groupby(C.item, sort=False)[C.user].nunique()
+            pop = popularity.reindex(counts.index, fill_value=0).to_numpy()
+            best = ranked(counts.to_numpy(), pop, counts.index)[:top]
+            part = pd.DataFrame({"model": model, "rank": np.arange(1, len(best) + 1),
+                                 C.item: counts.index[best], "users": counts.to_numpy()[best]})
+            part["share"] = part["users"] / max(recs[C.user].nunique(), 1)
+            parts.append(part)
+        columns = ["model", "rank", C.item, "users", "share"]
+        table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+        if names is not None:
+            table.insert(3, "name", names.reindex(table[C.item]).to_numpy())
+        return table
+
+    def overlap(self) -> pd.DataFrame:
+        """Model x model mean Jaccard overlap of each user's lists (last fold): 1 when two
+        models give every user the same items, 0 when they never share one. Over the users
+        both models recommended to."""
+        models = list(self.recommendations)
+        pairs = {m: r[[C.user, C.item]].drop_duplicates() for m, r in
+                 self.recommendations.items()}
+        sizes = {m: p.groupby(C.user).size() for m, p in pairs.items()}
+        out = pd.DataFrame(np.nan, index=pd.Index(models, name="model"), columns=models)
+        for i, a in enumerate(models):
+            for b in models[i:]:
+                users = sizes[a].index.intersection(sizes[b].index)
+                shared = pairs[a].merge(pairs[b], on=[C.user, C.item]).groupby(C.user).size()
+                shared = shared.reindex(users, fill_value=0)
+                union = sizes[a].reindex(users) + sizes[b].reindex(users) - shared
+                value = float((shared / union).mean()) if len(users) else np.nan
+                out.loc[a, b] = out.loc[b, a] = value
+        return out
+
 
 def sample_users(interactions: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     """The rows of ``n`` users drawn with ``seed`` (all rows when ``n`` is 0)."""

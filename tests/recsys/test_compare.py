@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from retaillab import data, tracking, visuals
-from retaillab.recsys.compare import compare, sample_users
+from retaillab.recsys.compare import Comparison, compare, sample_users
 
 
 @pytest.fixture(scope="module")
@@ -195,3 +195,37 @@ def test_figures_are_figures():
     assert isinstance(visuals.bars_with_intervals(intervals, ["x"]), Figure)
     summary = pd.DataFrame({"x": [0.5, 0.2], "fit_seconds": [1.0, 0.1]}, index=["a", "b"])
     assert isinstance(visuals.accuracy_vs_cost(summary, "x", ["fit_seconds"]), Figure)
+
+
+def hand_made_comparison() -> Comparison:
+    def lists(rows):
+        return pd.DataFrame(rows, columns=["user", "item"]).assign(
+            rank=lambda t: t.groupby("user").cumcount() + 1)
+
+    recs = {"a": lists([("u1", "x"), ("u1", "y"), ("u2", "x"), ("u2", "z")]),
+            "b": lists([("u1", "x"), ("u1", "y"), ("u2", "w"), ("u2", "v")])}
+    # training popularity: z is bought by three users, y by one, v and w by two each
+    train = pd.DataFrame({"user": ["p", "q", "r", "p", "p", "q", "r", "s"],
+                          "item": ["z", "z", "z", "y", "v", "v", "w", "w"]})
+    return Comparison(pd.DataFrame(), pd.DataFrame(), recommendations=recs,
+                      folds=[(train, train.head(0))])
+
+
+def test_most_recommended_items_are_counted_over_users():
+    table = hand_made_comparison().most_recommended(top=3, names=pd.Series(
+        {"x": "Milk", "y": "Bread", "z": "Eggs", "v": "Tea", "w": "Jam"}))
+    a = table[table["model"] == "a"]
+    # x in both of a's lists; y and z in one each: z first, more popular in training
+    assert a[["rank", "item", "name", "users"]].values.tolist() == [
+        [1, "x", "Milk", 2], [2, "z", "Eggs", 1], [3, "y", "Bread", 1]]
+    assert a["share"].tolist() == [1.0, 0.5, 0.5]
+    b = table[table["model"] == "b"]
+    # each in one list: v and w tie on popularity too (2), so by id; then y (1) before x (0)
+    assert b["item"].tolist() == ["v", "w", "y"]
+
+
+def test_overlap_is_the_mean_jaccard_of_each_users_lists():
+    overlap = hand_made_comparison().overlap()
+    # u1: the same two items (1.0); u2: nothing shared (0.0)
+    assert overlap.loc["a", "b"] == overlap.loc["b", "a"] == pytest.approx(0.5)
+    assert overlap.loc["a", "a"] == overlap.loc["b", "b"] == 1.0
