@@ -14,7 +14,7 @@ from typing import Any
 
 from retaillab.errors import DataError
 
-__all__ = ["default_storage", "describe", "open_storage"]
+__all__ = ["default_storage", "describe", "journal_path", "open_storage"]
 
 JOURNAL_SUFFIXES = (".journal", ".log")
 
@@ -37,7 +37,8 @@ def default_storage(study: str) -> str:
     return str(folder / f"{tracking.slug(study)}.journal")
 
 
-def _journal_path(url: str) -> Path | None:
+def journal_path(url: str) -> Path | None:
+    """The journal file ``url`` names, or None for a database URL."""
     if url.startswith("journal://"):
         return Path(url[len("journal://"):])
     if "://" not in url and url.endswith(JOURNAL_SUFFIXES):
@@ -47,7 +48,7 @@ def _journal_path(url: str) -> Path | None:
 
 def describe(url: str) -> str:
     """``url`` with any password hidden, for logs and tags."""
-    if _journal_path(url) is not None:
+    if journal_path(url) is not None:
         return url
     try:
         from sqlalchemy.engine import make_url
@@ -68,7 +69,7 @@ def open_storage(url: str) -> Any:
     """
     import optuna
 
-    journal = _journal_path(url)
+    journal = journal_path(url)
     fix = ("give a journal file path (e.g. mlruns/optuna/study.journal) or a database URL "
            "such as sqlite:///mlruns/optuna.db or postgresql://user@host/db")
     if journal is not None:

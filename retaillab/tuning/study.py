@@ -20,7 +20,9 @@ from retaillab.tuning.spec import TuneSpec
 from retaillab.tuning.storage import default_storage, describe, open_storage
 from retaillab.tuning.trials import (
     TAG_STUDY,
+    budget_lock_path,
     fail_stale_trials,
+    finished,
     fixed_params,
     make_study,
     run_trials,
@@ -64,6 +66,10 @@ def tune(spec: TuneSpec, *, workers: int = 1, n_trials: int | None = None,
          plots: bool = True) -> TuneResult:
     """Run (or resume) the spec's study until it holds ``n_trials`` finished trials.
 
+    Never more: a trial starts only while finished trials (COMPLETE, PRUNED) and trials
+    running in live processes are fewer than ``n_trials``, and trials left RUNNING by dead
+    processes are failed first, so kills and resumes cannot overshoot.
+
     Parameters
     ----------
     workers
@@ -95,22 +101,23 @@ def tune(spec: TuneSpec, *, workers: int = 1, n_trials: int | None = None,
     parent, owned = _parent_run(spec, study, url, run_id)
     try:
         fail_stale_trials(study, parent)
-        done = sum(n for state, n in trial_counts(study).items()
-                   if state in ("COMPLETE", "PRUNED"))
-        remaining = spec.n_trials - done
+        remaining = spec.n_trials - finished(study)
         seed = spec.seed + 10007 * len(study.trials)  # a resumed sampler does not replay
+        lock = budget_lock_path(url, spec.study_name)
         problem = None
         if remaining > 0 and workers == 1:
             from retaillab.tuning.objectives import make_problem
 
             problem = make_problem(spec.task, spec.model, spec.metric, spec.data,
                                    fixed_params(spec)[1], spec.seed)
-            run_trials(spec, optuna_storage, parent, remaining, seed=seed, problem=problem,
-                       timeout=spec.timeout)
+            run_trials(spec, optuna_storage, parent, spec.n_trials, seed=seed, lock=lock,
+                       attempts=remaining, problem=problem, timeout=spec.timeout)
         elif remaining > 0:
             from retaillab.tuning.workers import launch
 
-            launch(spec, url, parent.run_id, remaining, workers=workers, seed=seed)
+            launch(spec, url, parent.run_id, spec.n_trials, workers=workers, seed=seed,
+                   attempts=remaining)
+            fail_stale_trials(study, parent)  # a worker killed on its own left its trial
         result = _finish(spec, study, parent, problem, plots=plots)
     except BaseException as exc:
         if owned:
@@ -141,12 +148,11 @@ def _parent_run(spec: TuneSpec, study: Any, url: str, run_id: str | None
             log.warning("the study's parent run %s is not in %s: starting a new one",
                         previous, tracking.tracking_uri())
         else:
-            client.update_run(previous, status="RUNNING")
+            tracking.take_over(previous)  # this process owns it now (RUNNING again)
             return tracking.Run(previous, found.info.experiment_id), True
     exp = tracking.experiment_id(spec.name)
-    created = client.create_run(exp, run_name=f"study {spec.study_name}",
-                                tags=_provenance(spec, url))
-    run = tracking.Run(created.info.run_id, exp)
+    run = tracking.create_run(exp, run_name=f"study {spec.study_name}",
+                              tags=_provenance(spec, url))
     space, fixed = fixed_params(spec)
     run.log_params({"task": spec.task, "model": spec.model, "metric": spec.metric,
                     "direction": spec.direction, "seed": spec.seed, "study": spec.study_name,

@@ -1,25 +1,13 @@
-"""A throwaway MLflow store and project folder per test; tiny tuning specs."""
+"""Tiny tuning specs and the record of a study. The ``store`` fixture (a throwaway project with
+a copy of the pre-migrated template MLflow store) is the root conftest's."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
 
 from retaillab import tracking
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    """A fresh project (pyproject.toml) with its MLflow store, for this process and children."""
-    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'scratch'\n")
-    (tmp_path / "mlruns").mkdir()
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
-    monkeypatch.chdir(tmp_path)
-    tracking._CLIENTS.clear()
-    yield tmp_path
-    tracking._CLIENTS.clear()
 
 
 def write_spec(folder: Path, name: str = "tiny", **changes) -> Path:

@@ -1,20 +1,24 @@
-"""A study killed mid-way resumes without losing or repeating trials, and two worker
-processes share one study and one MLflow parent run."""
+"""A study killed mid-way resumes without losing or repeating trials; two worker processes
+share one study and one MLflow parent run, and die with their launcher; a study never holds
+more finished trials than asked, whoever runs them and however often it is killed."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
 
-from retaillab import tracking
+from retaillab import owners, tracking
 from retaillab.tuning import load_tune_spec, tune
-from retaillab.tuning.trials import TAG_TRIAL
+from retaillab.tuning.trials import ATTR_OWNER, TAG_TRIAL
 
 from .conftest import runs_of, write_spec
 
@@ -25,6 +29,38 @@ def _trials(journal):
     storage = optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(journal)))
     return optuna.load_study(study_name="tiny", storage=storage).get_trials(deepcopy=False)
+
+
+def _pid(trial) -> int | None:
+    """The pid of the worker that ran ``trial`` (its ``host:pid`` attribute)."""
+    where = trial.user_attrs.get("worker")
+    return int(where.rsplit(":", 1)[1]) if where else None
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie waiting for init to reap it does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _wait_for(condition, what: str, deadline: float = 180.0):
+    """Poll ``condition`` until it returns something true; fail after a generous deadline."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"gave up waiting for {what}")
 
 
 def _check_record(trials, children, n):
@@ -81,21 +117,6 @@ def test_killed_study_resumes_without_losing_or_repeating_trials(store):
     assert not [c for c in children if c.info.status == "RUNNING"]  # nothing left RUNNING
 
 
-def test_two_workers_share_one_study_and_one_parent_run(store):
-    journal = store / "study.journal"
-    spec = load_tune_spec(write_spec(store, n_trials=6))
-    result = tune(spec, workers=2, storage=str(journal), plots=False)
-    trials = _trials(journal)
-    parents, children = runs_of("tiny")
-    assert [p.info.run_id for p in parents] == [result.run_id]
-    _check_record(trials, children, 6)
-    assert len(trials) == 6
-    workers = {t.user_attrs["worker"] for t in trials}
-    assert len(workers) == 2 and str(os.getpid()) not in {w.split(":")[1] for w in workers}
-    assert all(c.data.tags[tracking.PARENT_TAG] == result.run_id for c in children)
-    assert "test_rmse" in parents[0].data.metrics
-
-
 def test_a_trial_killed_before_it_recorded_its_run_still_ends_that_run(store):
     """The kill can land after the child run exists but before the trial holds its id."""
     from retaillab.tuning.trials import ATTR_WORKER, fail_stale_trials
@@ -118,3 +139,98 @@ def test_a_trial_killed_before_it_recorded_its_run_still_ends_that_run(store):
         assert tracking.client().get_run(other).info.status == "RUNNING"  # not this trial's
     assert study.trials[0].state == TrialState.FAIL
     parent.close()
+
+
+def test_killed_launcher_takes_its_workers_along_and_the_study_ends_exact(store):
+    """SIGKILL of `retaillab tune --workers 2`: both workers end (the kernel's parent-death
+    signal, or their watchdog). Resumed with two workers again, the study ends with exactly
+    n_trials finished (not more), all under the one parent run."""
+    journal, n = store / "study.journal", 12
+    spec = write_spec(store, n_trials=n)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    with open(store / "launcher.log", "w") as log:
+        launcher = subprocess.Popen([sys.executable, "-m", "retaillab.cli", "tune", str(spec),
+                                     "--workers", "2", "--storage", str(journal)], env=env,
+                                    cwd=store, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        def both_working():  # readiness: each worker has a trial in the journal
+            if launcher.poll() is not None or not journal.exists():
+                return None
+            try:
+                trials = _trials(journal)
+            except KeyError:  # the study is not created yet
+                return None
+            pids = {_pid(t) for t in trials} - {None}
+            return pids if len(pids) == 2 else None
+
+        first = _wait_for(both_working, "two workers running trials")
+        assert launcher.pid not in first and all(map(_alive, first))
+    finally:
+        launcher.kill()  # SIGKILL: the launcher forwards nothing
+        launcher.wait()
+    try:
+        _wait_for(lambda: not any(map(_alive, first)), "the workers to end", deadline=90)
+    finally:
+        for pid in filter(_alive, first):  # never leave one behind, even when failing
+            os.kill(pid, signal.SIGKILL)
+    left = [t for t in _trials(journal) if t.state in FINISHED]
+    assert len(left) < n, "nothing was cut short: " + (store / "launcher.log").read_text()
+
+    result = tune(load_tune_spec(spec), workers=2, storage=str(journal), plots=False)
+
+    trials = _trials(journal)
+    parents, children = runs_of("tiny")
+    assert [p.info.run_id for p in parents] == [result.run_id]  # one parent run throughout
+    assert parents[0].info.status == "FINISHED" and "test_rmse" in parents[0].data.metrics
+    assert all(c.data.tags[tracking.PARENT_TAG] == result.run_id for c in children)
+    _check_record(trials, children, n)  # exactly n finished, none RUNNING, none twice
+    assert result.counts.get("COMPLETE", 0) + result.counts.get("PRUNED", 0) == n
+    resumed = {_pid(t) for t in trials} - first - {None}
+    assert len(resumed) == 2 and os.getpid() not in resumed  # two new workers shared the rest
+
+
+def test_a_trial_starts_only_while_the_study_has_room(store):
+    """Finished plus live running trials never exceed n_trials: a trial of a live process
+    holds its slot (until it fails), a dead process's trial holds none."""
+    from retaillab.tuning.storage import open_storage
+    from retaillab.tuning.trials import budget_lock_path, make_study, run_trials
+
+    url, n = str(store / "study.journal"), 5
+    spec = load_tune_spec(write_spec(store, n_trials=n))
+    study = make_study(spec, open_storage(url), seed=0)
+    for value in (0.9, 0.95):
+        study.add_trial(optuna.trial.create_trial(value=value))
+    gone = json.loads(owners.owner())
+    gone["start"] = "0"  # this pid, another start time: a dead process whose pid was reused
+    dead, live = study.ask(), study.ask()
+    dead.set_user_attr(ATTR_OWNER, json.dumps(gone))
+    live.set_user_attr(ATTR_OWNER, owners.owner())  # another worker, alive, still running
+    parent = tracking.create_run(tracking.experiment_id("tiny"), run_name="study tiny")
+
+    def other_worker_fails() -> None:  # once the study is full, the live trial fails
+        other = make_study(spec, open_storage(url), seed=1, load=True)
+
+        def full():
+            states = [t.state for t in other.get_trials(deepcopy=False)]
+            return sum(s in FINISHED for s in states) == n - 1
+        try:
+            _wait_for(full, f"{n - 1} finished trials", deadline=120)
+        finally:
+            other.tell(live.number, state=TrialState.FAIL)
+
+    helper = threading.Thread(target=other_worker_fails)
+    helper.start()
+    try:
+        ran = run_trials(spec, open_storage(url), parent, n, seed=1, timeout=240,
+                         lock=budget_lock_path(url, spec.study_name))
+    finally:
+        helper.join()
+        tracking.client().set_terminated(parent.run_id)
+    trials = make_study(spec, open_storage(url), seed=0, load=True).get_trials()
+    ours = [t for t in trials if t.number > live.number]
+    assert ran == len(ours) == n - 2  # two slots were taken by finished trials, none by dead
+    assert len([t for t in trials if t.state in FINISHED]) == n
+    assert trials[dead.number].state == TrialState.RUNNING  # left to fail_stale_trials
+    # the last trial waited for the live one's slot: it started only after that one failed
+    assert ours[-1].datetime_start >= trials[live.number].datetime_complete
+    assert all(t.datetime_start < trials[live.number].datetime_complete for t in ours[:-1])
