@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 UNIT_FILES = {"folds.csv": "folds", "per_user.csv": "users"}
 UNIT_KEYS = ("repeat", "fold", "user")
+USER_KEY = "user"  # per_user.csv: one opaque key per user, never parsed
 KIND_STUDY = "study"  # retaillab.tuning: parent kind=study, trials kind=trial, as child runs
 TAG_TRIAL = tracking.TAG_TRIAL
 TAG_TRIAL_STATE = tracking.TAG_TRIAL_STATE
@@ -154,13 +155,31 @@ def _name(run: MlflowRun) -> str:
 
 
 def _artifact(run_id: str, name: str) -> pd.DataFrame | None:
-    """A CSV artifact of a run as a DataFrame, or None when the run has none of that name."""
+    """A CSV artifact of a run as a DataFrame, or None when the run has none of that name.
+
+    A ``user`` column (or index) is read as opaque text: keys are pseudonyms (an HMAC, a
+    hash, a position) whose only use is to pair the same user across models, and text that
+    looks like a number (``0000000000000042``, ``1234e56789012345``) must stay as written.
+    """
     client = tracking.client()
     if name not in {f.path for f in client.list_artifacts(run_id)}:
         return None
     with tempfile.TemporaryDirectory() as folder, _no_progress_bar():
         path = client.download_artifacts(run_id, name, folder)
-        return pd.read_csv(path, index_col=0)
+        table = pd.read_csv(path, index_col=0, dtype={USER_KEY: str}, keep_default_na=False,
+                            na_values={c: ["", "nan", "NaN", "NA"] for c in _columns(path)
+                                       if c != USER_KEY})
+    if table.index.name in UNIT_KEYS:  # unit keys written as the index: make them columns
+        table = table.reset_index()
+    return table
+
+
+def _columns(path: str) -> list[str]:
+    """The header of a CSV file."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as handle:
+        return next(csv.reader(handle), [])
 
 
 @contextlib.contextmanager
@@ -302,7 +321,8 @@ def _provenance(parent: MlflowRun, experiment: str) -> dict[str, str]:
            "spec": tags.get(TAG_SPEC, "none (notebook run by hand)"),
            "spec sha256": tags.get(TAG_SPEC_HASH, "-"),
            "notebook": tags.get(tracking.TAG_NOTEBOOK, "-"),
-           "seed": tags.get(TAG_SEED) or _parameter(tags, "seed")}
+           "seed": tags.get(TAG_SEED) or _parameter(tags, "seed"),
+           "store": tracking.display_uri()}  # a password in the URI is masked
     for key in sorted(k for k in tags if k.startswith(tracking.TAG_DATA)):
         out[f"data {key[len(tracking.TAG_DATA):]}"] = tags[key]
     rerunnable = tracking.TAG_PARAMETERS in tags and tracking.TAG_NOTEBOOK in tags

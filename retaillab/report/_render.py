@@ -205,7 +205,7 @@ def header(title: str, experiments: Sequence[str]) -> str:
         return top + ("<p>No finished runs in this MLflow store yet: run an experiment first, "
                       "e.g. <code>retaillab run experiments/recsys_movielens.yaml</code>.</p>")
     return top + (f"<p class=note>Experiments: {html.escape(', '.join(experiments))}. From the "
-                  f"MLflow store <code>{html.escape(tracking.tracking_uri())}</code>. Each "
+                  f"MLflow store <code>{html.escape(tracking.display_uri())}</code>. Each "
                   "model row names the child run that logged it; a parent run reruns with "
                   "<code>retaillab rerun RUN_ID</code>.</p>")
 

@@ -1,8 +1,13 @@
-"""A throwaway MLflow store and a few fake comparison runs logged through retaillab.tracking."""
+"""Fake comparison runs logged through retaillab.tracking, and stores for module-wide records.
+
+Tests that want a store of their own use the root ``store`` fixture (a copy of the session's
+pre-migrated template store); :func:`open_store` does the same for a module-scoped record.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,22 +17,29 @@ from retaillab import tracking
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-def open_store(folder, monkeypatch) -> None:
-    """Point this process (and the kernels it starts) at a fresh store in ``folder``."""
-    uri = f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}"
-    (folder / "mlruns").mkdir()
-    (folder / "pyproject.toml").write_text("")  # artifacts go under folder/mlruns
+@pytest.fixture(scope="session")
+def copy_store(pytestconfig: pytest.Config) -> Callable[[Path], str]:
+    """The root conftest's ``copy_store(folder) -> uri`` (a copy of the pre-migrated template).
+
+    Taken from the conftest module pytest loaded: under ``--import-mode=importlib`` the root
+    conftest is no importable module, and a second copy would redo its session setup.
+    """
+    root = pytestconfig.pluginmanager.get_plugin(str(pytestconfig.rootpath / "conftest.py"))
+    if root is None or not hasattr(root, "copy_store"):
+        pytest.fail("the root conftest.py with copy_store() was not loaded")
+    return root.copy_store
+
+
+def open_store(folder: Path, monkeypatch: pytest.MonkeyPatch,
+               copy: Callable[[Path], str]) -> str:
+    """Point this process (and the kernels it starts) at a fresh store in ``folder``, a
+    project of its own that is also the working directory; returns the store's URI."""
+    (folder / "pyproject.toml").write_text("[project]\nname = 'scratch'\n")
+    uri = copy(folder)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.chdir(folder)
     tracking._CLIENTS.clear()
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    """A fresh MLflow store in tmp_path."""
-    open_store(tmp_path, monkeypatch)
-    yield tmp_path
-    tracking._CLIENTS.clear()
+    return uri
 
 
 def log_comparison(experiment: str, models: Mapping[str, Mapping[str, Sequence[float]]], *,

@@ -43,12 +43,12 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(tmp_path_factory, copy_store):
     """A record of two experiments (per-fold churn, recsys with a logged table) and a study,
     reported through the CLI: papermill runs notebooks/report.ipynb, nbconvert exports it."""
     folder = tmp_path_factory.mktemp("record")
     with pytest.MonkeyPatch.context() as mp:
-        open_store(folder, mp)
+        open_store(folder, mp, copy_store)
         log_comparison("churn", CHURN)
         table = pd.DataFrame({"ndcg_at_10": ["0.300 [0.250, 0.350]", "0.200 [0.150, 0.260]"]},
                              index=pd.Index(["ease", "most_popular"], name="model"))

@@ -1,5 +1,10 @@
 """The record as tables: intervals from the right source, the winner and its paired test,
-provenance, studies; bad input refused with messages that say what exists."""
+provenance, studies; per-user keys taken as opaque text; bad input refused with messages that
+say what exists.
+
+Tests that only read the CHURN record share one module-wide store (``churn``); the others
+get a fresh copy of the template store each (the root conftest's ``store``).
+"""
 
 from __future__ import annotations
 
@@ -12,13 +17,32 @@ from retaillab import report, tracking
 from retaillab.cli import main
 from retaillab.errors import DataError, ParameterError, UnknownNameError
 
-from .conftest import CHURN, COMMIT, log_comparison
+from .conftest import CHURN, COMMIT, log_comparison, open_store
 
 T_975_2 = 4.302652729911275  # Student t quantile, 2 degrees of freedom
 
 
-def test_intervals_over_folds_and_paired_test(store):
-    pid = log_comparison("churn", CHURN)
+@pytest.fixture(scope="module")
+def churn_record(tmp_path_factory, copy_store):
+    """One store holding the CHURN comparison, logged once for the tests that only read it."""
+    folder = tmp_path_factory.mktemp("churn-record")
+    with pytest.MonkeyPatch.context() as mp:
+        uri = open_store(folder, mp, copy_store)
+        pid = log_comparison("churn", CHURN)
+    return folder, uri, pid
+
+
+@pytest.fixture
+def churn(churn_record, monkeypatch):
+    """The shared CHURN record as this test's store (read only); the parent run's id."""
+    folder, uri, pid = churn_record
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(folder)
+    return pid
+
+
+def test_intervals_over_folds_and_paired_test(churn):
+    pid = churn
     rep = report.gather("churn")
     assert rep.run_id == pid and rep.main == "roc_auc" and not rep.lower_is_better
     assert rep.ranking == ["gbm", "logistic", "dummy"] and rep.winner == "gbm"
@@ -47,8 +71,7 @@ def test_close_models_are_not_called_better(store):
     assert rep.paired["t_pvalue"] > 0.5
 
 
-def test_lower_is_better_metric_ranks_ascending(store):
-    log_comparison("churn", CHURN)
+def test_lower_is_better_metric_ranks_ascending(churn):
     rep = report.gather("churn", metric="brier")
     assert rep.lower_is_better and rep.ranking == ["gbm", "logistic", "dummy"]
     assert rep.paired["mean_difference"] == pytest.approx(0.16 - 0.55 / 3)
@@ -127,8 +150,7 @@ def test_tuning_study_history(store):
     assert "tuning history gbm-study" in report.render_html([report.gather("tune-churn")])
 
 
-def test_unknown_experiment(store):
-    log_comparison("churn", CHURN)
+def test_unknown_experiment(churn):
     with pytest.raises(UnknownNameError, match=r"'chrun'.*Did you mean 'churn'"):
         report.gather("chrun")
 
@@ -157,3 +179,41 @@ def test_run_id_needs_exactly_one_experiment(store):
         report.check_request(["churn", "other"], pid)
     with pytest.raises(DataError, match="not a notebook run"):
         report.gather("other", pid)
+
+
+# valid 16-hex-digit keys that read as numbers: 1e5 and 100000 (one value as floats), two
+# infinities, leading zeros. A small test set can draw such HMACs only (no letter among them).
+NUMERIC_LOOKING = ["00000000000001e5", "0000000000100000", "1234e56789012345",
+                   "9999e99999999999", "0000000000000042"]
+
+
+@pytest.mark.parametrize("kind", ["numeric-looking", "hmac"])
+def test_per_user_keys_are_opaque(store, kind):
+    """per_user.csv keys (HMACs, hashes: any text) pair users as written, whatever they look
+    like, with the key as a column or as the index."""
+    keys = NUMERIC_LOOKING if kind == "numeric-looking" else tracking.user_keys(range(7))
+    a = [0.50, 0.40, 0.30, 0.20, 0.10, 0.60, 0.70][:len(keys)]
+    gap = [0.10, 0.12, 0.08, 0.11, 0.09, 0.10, 0.13][:len(keys)]
+    client = tracking.client()
+    exp = tracking.experiment_id("keys")
+    parent = tracking.Run(client.create_run(exp, tags={tracking.TAG_KIND: "notebook"})
+                          .info.run_id, exp)
+    tables = {"ease": pd.DataFrame({"ndcg_at_10": a, "fold": 0, "user": keys}),
+              "svd": pd.DataFrame({"ndcg_at_10": [x - g for x, g in zip(a, gap, strict=True)],
+                                   "fold": 0, "user": keys}).iloc[::-1].set_index("user")}
+    for name, table in tables.items():
+        with parent.model(name) as child:
+            child.log_metrics({"ndcg_at_10": float(table["ndcg_at_10"].mean())})
+            child.log_table(table, "per_user.csv")
+    client.set_terminated(parent.run_id, "FINISHED")
+    rep = report.gather("keys")
+    assert rep.winner == "ease" and rep.unit_kind == "users"
+    assert sorted(rep.units["svd"]["user"]) == sorted(keys)  # every key kept as written
+    n = len(keys)
+    row = rep.intervals.set_index(["model", "metric"]).loc[("ease", "ndcg_at_10")]
+    assert row["n"] == n and row["source"] == f"bootstrap over {n} users"
+    paired = rep.paired
+    assert paired["n"] == n and paired["mean_difference"] == pytest.approx(sum(gap) / n)
+    assert paired["better"] is True
+    page = report.render_html([rep])
+    assert not any(key in page for key in keys)  # keys pair users; the page never shows one
