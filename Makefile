@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.retaillab-installed
 
-.PHONY: quickstart test lint bench install clean chromium
+.PHONY: quickstart test lint bench install clean chromium lab
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ install: $(STAMP)
 
 quickstart: $(STAMP)
 	$(BIN)/retaillab quickstart
+
+# JupyterLab at the project root on 127.0.0.1 (URL with its token printed), kernels on .venv
+lab: $(STAMP)
+	$(BIN)/retaillab lab
 
 lint: $(STAMP)
 	$(BIN)/ruff check retaillab tests bench notebooks

@@ -275,10 +275,14 @@ def kernel_spec(folder: Path) -> Path:
 
 def lab_command(root: Path, port: int) -> list[str]:
     """JupyterLab at ``root`` on 127.0.0.1:``port``, no browser, no port hopping (the token
-    comes through the environment, never the command line other users can read)."""
-    return [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.ip={HOST}",
-            f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-            f"--ServerApp.root_dir={root}", "--ServerApp.allow_remote_access=False"]
+    comes through the environment, never the command line other users can read). As root
+    (a container, typically) it is allowed: the server is on loopback and needs the token."""
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.ip={HOST}",
+               f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+               f"--ServerApp.root_dir={root}", "--ServerApp.allow_remote_access=False"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    return command
 
 
 def lab(root: Path, port: int, store: str, display_store: str) -> int:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from retaillab import owners, tracking
@@ -80,6 +81,7 @@ def _check_record(trials, children, n):
             assert by_trial[trial.number][0].info.run_id == trial.user_attrs["mlflow_run_id"]
 
 
+@pytest.mark.slow
 def test_killed_study_resumes_without_losing_or_repeating_trials(store):
     journal = store / "study.journal"
     spec = write_spec(store, n_trials=500)
@@ -141,6 +143,7 @@ def test_a_trial_killed_before_it_recorded_its_run_still_ends_that_run(store):
     parent.close()
 
 
+@pytest.mark.slow
 def test_killed_launcher_takes_its_workers_along_and_the_study_ends_exact(store):
     """SIGKILL of `retaillab tune --workers 2`: both workers end (the kernel's parent-death
     signal, or their watchdog). Resumed with two workers again, the study ends with exactly
