@@ -291,6 +291,7 @@ def piped(*args: str) -> tuple[str, str, int]:
     return lines[0], Path("retaillab.err").read_text(), int(lines[-1].split()[1])
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_ends_quietly(store):
     """head exits after one line and retaillab's later writes meet a closed pipe: the --all
     output (~190 kB) is far larger than a pipe's buffer (64 kB), so the pipe really breaks,

@@ -39,6 +39,7 @@ def test_the_shipped_suite_is_valid():
 
 
 @pytest.mark.notebook
+@pytest.mark.slow
 def test_suite_runs_specs_tuning_and_report_and_prints_leaderboards(store, capsys):
     report = store / "reports" / "quick.html"
     suite = write(store, f"runs: [experiments/tour.yaml]\ntune: {{spec: {tiny_tune_spec(store)}, "

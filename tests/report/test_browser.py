@@ -19,7 +19,7 @@ from retaillab.cli import main
 
 from .conftest import CHURN, log_comparison, open_store
 
-pytestmark = pytest.mark.notebook
+pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
 PNG = b"\x89PNG\r\n\x1a\n"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

@@ -28,7 +28,7 @@ from retaillab.cli import main
 
 from .conftest import CHURN, log_comparison
 
-pytestmark = pytest.mark.notebook
+pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
 PASSWORD = "s3cret-Pa55w0rd"
 NAME = "../../x"
@@ -71,7 +71,8 @@ def served(tmp_path_factory, copy_store):
             [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend,
              "--artifacts-destination", str(root / "server" / "artifacts"),
              "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-            stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})  # no job runner
     try:
         wait_until_up(server, f"http://127.0.0.1:{port}/health", log)
         project = root / "deep" / "project"
