@@ -182,11 +182,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
           f"{spec.model} ({spec.metric}, {spec.direction}), {args.workers} worker(s)",
           flush=True)
 
-    def terminate(*_: object) -> None:  # SIGTERM stops as Ctrl-C does: workers first
+    def terminate(*_: object) -> None:  # SIGINT/SIGTERM: workers first (see launch), once
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, terminate)
+    # set even where SIGINT came ignored (a background job): `kill -INT` must stop a study
+    previous = {s: signal.signal(s, terminate) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         result = tune(spec, workers=args.workers)
     except KeyboardInterrupt:
@@ -194,7 +196,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(result.counts.items()))
     print(f"trials: {counts}")
     print(f"best params: {result.best_params}")
