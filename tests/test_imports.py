@@ -10,18 +10,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parents[1] / "retaillab"
 
-#: circles outside this test's owner's area, reported to their owners (issue #10); each is
-#: named here so the suite says which are known, and a new one still fails
-KNOWN: dict[frozenset[str], str] = {
-    frozenset({"retaillab.data._synthetic_funnel", "retaillab.data._synthetic_orders",
-               "retaillab.data.synthetic_world"}):
-        "synthetic_world imports both helpers, which import its SyntheticParams back under "
-        "TYPE_CHECKING (type hints only); fix: SyntheticParams in a module of its own",
-}
 
 
 def modules(root: Path = PACKAGE) -> dict[str, Path]:
@@ -126,15 +116,5 @@ def test_the_graph_sees_function_level_type_checking_and_relative_imports(tmp_pa
 def test_no_import_cycle_in_retaillab():
     edges = graph(modules())
     assert len(edges) > 40 and "retaillab.quickstart" in edges["retaillab.cli"]  # all read
-    new = [c for c in cycles(edges) if frozenset(c) not in KNOWN]
-    assert not new, "import cycles: " + " | ".join(describe(c, edges) for c in new)
-
-
-@pytest.mark.parametrize("component", sorted(KNOWN, key=sorted) or [pytest.param(
-    frozenset(), marks=pytest.mark.skip(reason="no known import cycle left"))],
-    ids=lambda c: "known-cycle:" + "+".join(sorted(c)))
-def test_known_cycles_are_still_there(component):
-    """The known circles, by name (see KNOWN for why each is there and how to fix it); one
-    that is gone must leave KNOWN, so the list stays honest."""
-    assert sorted(component) in cycles(graph(modules())), \
-        f"no longer a cycle: {sorted(component)}; remove it from KNOWN"
+    found = cycles(edges)
+    assert not found, "import cycles: " + " | ".join(describe(c, edges) for c in found)

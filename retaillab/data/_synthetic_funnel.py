@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.polynomial.hermite_e import hermegauss
 from scipy.special import expit
 
 from retaillab.data._synthetic_orders import (
@@ -17,21 +16,14 @@ from retaillab.data._synthetic_orders import (
     draw_categories,
     order_by,
 )
+from retaillab.data._synthetic_params import purchase_rate
 
 if TYPE_CHECKING:  # pragma: no cover
-    from retaillab.data.synthetic_world import SyntheticParams
+    from retaillab.data._synthetic_params import SyntheticParams
 
 CART_GAP_MEAN = 30.0  # seconds from click to add-to-cart
 BUY_GAP_MEAN = 90.0  # seconds from add-to-cart to purchase
 RATING_DELAY_MEAN = 3 * DAY  # from purchase to rating
-
-
-def purchase_rate(params: SyntheticParams) -> float:
-    """Share of candidate sessions that end in a purchase: E[sigmoid(b0 + b1 log dwell)]."""
-    nodes, weights = hermegauss(60)
-    logit = params.dwell_beta0 + params.dwell_beta1 * (
-        params.dwell_log_mean + params.dwell_log_sd * nodes)
-    return float(weights @ expit(logit) / np.sqrt(2 * np.pi))
 
 
 def draw_dwell(rng: np.random.Generator, n_purchase: int,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
-    from retaillab.data.synthetic_world import SyntheticParams
+    from retaillab.data._synthetic_params import SyntheticParams
 
 DAY = 86_400
 WEEK = 7 * DAY
