@@ -269,8 +269,14 @@ def experiment_id(name: str) -> str:
 
 
 def slug(name: str) -> str:
-    """``name`` as a safe single path component (an experiment name as a folder name)."""
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-") or "default"
+    """``name`` as one safe path component (an experiment name as a folder or file name).
+
+    Characters other than letters, digits, ``-``, ``_`` and ``.`` become ``-``; leading and
+    trailing dots and dashes go, so no slug is ``.``, ``..`` or a hidden name:
+    ``"../../x"`` -> ``"x"``, ``".."`` -> ``"default"``.
+    """
+    text = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+    return text.strip("-.") or "default"
 
 
 def is_timing(metric: str) -> bool:

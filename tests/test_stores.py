@@ -123,3 +123,10 @@ def test_the_report_and_runs_never_print_a_stores_password(store, monkeypatch, c
     assert "s3cret" not in tracking.display_uri()
     assert main(["runs"]) == 2
     assert "s3cret" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, expected", [("../../x", "x"), ("..", "default"),
+                                            (".hidden", "hidden"), ("churn telco", "churn-telco"),
+                                            ("a/b", "a-b"), ("v1.2", "v1.2")])
+def test_experiment_names_become_safe_folder_names(name, expected):
+    assert tracking.slug(name) == expected

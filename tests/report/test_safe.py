@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
 PASSWORD = "s3cret-Pa55w0rd"
 NAME = "../../x"
-SLUG = "..-..-x"  # '/' is no file-name character: each becomes '-', dots stay
+SLUG = "x"  # '/' is no file-name character and leading dots go: the name stays in reports/
 
 
 def free_port() -> int:
