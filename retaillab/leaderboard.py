@@ -56,16 +56,20 @@ def experiments() -> pd.DataFrame:
 
 
 def latest_parent(experiment: str) -> str | None:
-    """The newest finished notebook run of ``experiment``, or None."""
+    """The newest finished parent run of ``experiment`` (a notebook's, or a tuning study's:
+    its trials are the models), or None."""
     client = tracking.client()
     found = client.get_experiment_by_name(experiment)
     if found is None:
         return None
-    runs = client.search_runs(
-        [found.experiment_id], order_by=["attributes.start_time DESC"], max_results=1,
-        filter_string=f"attributes.status = 'FINISHED' and tags.`{tracking.TAG_KIND}` = "
-                      "'notebook'")
-    return runs[0].info.run_id if runs else None
+    newest = []
+    for kind in ("notebook", "study"):
+        newest += client.search_runs(
+            [found.experiment_id], order_by=["attributes.start_time DESC"], max_results=1,
+            filter_string=f"attributes.status = 'FINISHED' and tags.`{tracking.TAG_KIND}` = "
+                          f"'{kind}'")
+    newest.sort(key=lambda r: (r.info.start_time, r.info.run_id), reverse=True)
+    return newest[0].info.run_id if newest else None
 
 
 def leaderboard(experiment: str, run_id: str | None = None) -> pd.DataFrame:

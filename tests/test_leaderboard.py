@@ -303,3 +303,19 @@ def test_a_closed_pipe_ends_quietly(store):
     assert first.startswith("big: run ")
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
     assert code == 141
+
+
+def test_a_tuning_studys_trials_are_its_leaderboard(store, capsys):
+    """`retaillab runs` on a tuning experiment shows the newest finished study's trials."""
+    client = tracking.client()
+    exp = tracking.experiment_id("tune-x")
+    study = tracking.create_run(exp, tags={tracking.TAG_KIND: "study"})
+    for number, value in enumerate([0.91, 0.88, 0.95]):
+        with study.model(f"trial {number}", tags={tracking.TAG_KIND: "trial"}) as trial:
+            trial.log_metrics({"validation_rmse": value})
+    client.set_terminated(study.run_id, "FINISHED")
+    table = leaderboard.leaderboard("tune-x")
+    assert table.attrs["run_id"] == study.run_id
+    assert list(table.index) == ["trial 1", "trial 0", "trial 2"]  # lowest rmse first
+    assert main(["runs", "tune-x"]) == 0
+    assert "trial 1" in capsys.readouterr().out
