@@ -1,12 +1,16 @@
-"""The CLV models by name, for notebooks, specs and the contract test."""
+"""The CLV models by name, for notebooks, specs and the contract test.
+
+One :class:`~retaillab.registry.Registry`, as for recommenders and churn models: a misspelt
+name lists the known ones, a misspelt hyperparameter names the ones the model takes.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from retaillab.errors import UnknownNameError
+from retaillab.registry import Registry
 
-__all__ = ["MODELS", "available", "create"]
+__all__ = ["MODELS", "REGISTRY", "available", "create"]
 
 #: name -> (module, class); transaction models first, the spend model last.
 MODELS: dict[str, tuple[str, str]] = {
@@ -15,6 +19,8 @@ MODELS: dict[str, tuple[str, str]] = {
     "pareto_nbd": ("pareto_nbd", "ParetoNBD"),
     "gamma_gamma": ("gamma_gamma", "GammaGamma"),
 }
+REGISTRY = Registry("CLV model", {name: f"retaillab.clv.{module}:{cls}"
+                                  for name, (module, cls) in MODELS.items()})
 
 
 def available(kind: str | None = None) -> list[str]:
@@ -23,14 +29,9 @@ def available(kind: str | None = None) -> list[str]:
         return ["gamma_gamma"]
     if kind == "transactions":
         return [n for n in MODELS if n != "gamma_gamma"]
-    return list(MODELS)
+    return REGISTRY.available()
 
 
-def create(name: str, **params: Any):
+def create(name: str, **params: Any) -> Any:
     """A new, unfitted model: ``create("bg_nbd", penalizer=0.001)``."""
-    import importlib
-
-    if name not in MODELS:
-        raise UnknownNameError("CLV model", name, list(MODELS))
-    module, cls = MODELS[name]
-    return getattr(importlib.import_module(f"retaillab.clv.{module}"), cls)(**params)
+    return REGISTRY.create(name, **params)

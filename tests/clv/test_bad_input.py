@@ -59,3 +59,13 @@ def test_fit_that_cannot_converge_says_what_to_do():
     summary = pd.DataFrame({"frequency": [0] * 50, "recency": [0.0] * 50, "T": [30.0] * 50})
     with pytest.raises(clv.FitError, match=r"BetaGeo: .*penalizer"):
         clv.BetaGeo().fit(summary)
+
+
+def test_the_registry_refuses_unknown_names_and_hyperparameters():
+    from retaillab.errors import ParameterError, UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="Did you mean 'bg_nbd'"):
+        clv.create("bg_nbb")
+    with pytest.raises(ParameterError, match="penaliser"):
+        clv.create("bg_nbd", penaliser=0.1)
+    assert clv.create("pareto_nbd", penalizer=0.1).penalizer == 0.1
