@@ -32,6 +32,14 @@ def _trials(journal):
     return optuna.load_study(study_name="tiny", storage=storage).get_trials(deepcopy=False)
 
 
+def _finished(journal: Path) -> int:
+    """Finished trials in the journal so far (0 while the study does not exist yet)."""
+    try:
+        return sum(t.state in FINISHED for t in _trials(journal)) if journal.exists() else 0
+    except KeyError:  # the launcher has not created the study yet
+        return 0
+
+
 def _pid(trial) -> int | None:
     """The pid of the worker that ran ``trial`` (its ``host:pid`` attribute)."""
     where = trial.user_attrs.get("worker")
@@ -86,20 +94,18 @@ def test_killed_study_resumes_without_losing_or_repeating_trials(store):
     journal = store / "study.journal"
     spec = write_spec(store, n_trials=500)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    process = subprocess.Popen([sys.executable, "-m", "retaillab.cli", "tune", str(spec),
-                                "--storage", str(journal)], env=env, cwd=store,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    done = []
-    while time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.3)
-        if journal.exists():
-            done = [t for t in _trials(journal) if t.state in FINISHED]
-            if len(done) >= 3:
-                break
-    process.send_signal(signal.SIGKILL)  # no chance to clean up
-    process.wait()
-    assert len(done) >= 3, process.stderr.read().decode()[-2000:]
+    with open(store / "tune.log", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "retaillab.cli", "tune", str(spec),
+                                    "--storage", str(journal)], env=env, cwd=store,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    try:
+        def three_finished():  # readiness: the journal holds three finished trials
+            assert process.poll() is None, (store / "tune.log").read_text()[-2000:]
+            return _finished(journal) >= 3
+        _wait_for(three_finished, "three finished trials")
+    finally:
+        process.send_signal(signal.SIGKILL)  # no chance to clean up
+        process.wait()
     before = {t.number: (t.params, t.value) for t in _trials(journal) if t.state in FINISHED}
     n = len(before) + 3
 
@@ -157,12 +163,10 @@ def test_killed_launcher_takes_its_workers_along_and_the_study_ends_exact(store)
                                     cwd=store, stdout=log, stderr=subprocess.STDOUT)
     try:
         def both_working():  # readiness: each worker has a trial in the journal
-            if launcher.poll() is not None or not journal.exists():
+            assert launcher.poll() is None, (store / "launcher.log").read_text()[-2000:]
+            if not _finished(journal):
                 return None
-            try:
-                trials = _trials(journal)
-            except KeyError:  # the study is not created yet
-                return None
+            trials = _trials(journal)
             pids = {_pid(t) for t in trials} - {None}
             return pids if len(pids) == 2 else None
 
