@@ -181,22 +181,23 @@ class _Stop(Exception):
 
 
 @contextlib.contextmanager
-def _stop_on_signals() -> Iterator[None]:
-    """Turn the first SIGINT or SIGTERM into :class:`_Stop`; ignore later ones while the
-    server is being stopped (a second Ctrl-C must not cut the clean-up short)."""
+def _stop_on_signals() -> Iterator[list[int]]:
+    """Turn the first SIGINT or SIGTERM into :class:`_Stop`. Once the yielded list is not
+    empty (a signal came, or the server is being stopped) signals are ignored: a second
+    Ctrl-C must not cut the clean-up short."""
+    stopping: list[int] = []
     if threading.current_thread() is not threading.main_thread():  # pragma: no cover
-        yield
+        yield stopping
         return
-    fired = []
 
     def handler(signum: int, _frame: object) -> None:
-        if not fired:
-            fired.append(signum)
+        if not stopping:
+            stopping.append(signum)
             raise _Stop(signum)
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield stopping
     finally:
         for s, old in previous.items():
             signal.signal(s, old)
@@ -222,7 +223,7 @@ def serve(command: Sequence[str], *, health: str, ready: Callable[[], str], name
         raise ServerError(f"port {port} is in use", where=where,
                           fix="stop what is using it, or pass another --port")
     process = None
-    with _stop_on_signals():
+    with _stop_on_signals() as stopping:
         try:
             process = start_group(command, env=env, cwd=cwd)
             if not wait_until_answers(health, process, headers=headers, timeout=timeout):
@@ -235,9 +236,8 @@ def serve(command: Sequence[str], *, health: str, ready: Callable[[], str], name
         except _Stop:
             return 0
         finally:
+            stopping.append(0)
             if process is not None:
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                signal.signal(signal.SIGTERM, signal.SIG_IGN)
                 stop_group(process)
 
 
