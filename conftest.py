@@ -18,6 +18,12 @@ from pathlib import Path
 
 import pytest
 
+# under pytest-xdist each worker gets one core's worth of BLAS/OpenMP threads (set before numpy
+# loads; kernels and subprocesses inherit it): two workers with two threads each would fight
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
 # one folder for the whole session: the controller sets it, xdist workers inherit it
 _OWNS_ROOT = "RETAILLAB_TEST_ROOT" not in os.environ
 _ROOT = Path(os.environ.setdefault("RETAILLAB_TEST_ROOT",

@@ -98,7 +98,7 @@ def execute(spec: Spec, point: dict[str, Any], *, root: Path, extra_tags: dict |
             papermill.execute_notebook(
                 str(spec.notebook), str(output), parameters=parameters,
                 progress_bar=progress, cwd=str(spec.notebook.parent), kernel_name="python3",
-                kernel_manager_class=_quiet_kernel_manager())
+                kernel_manager_class=tracking.kernel_manager())
         status = "FINISHED"
     except PapermillExecutionError as exc:
         killed = exc.ename == "KeyboardInterrupt"
@@ -115,26 +115,6 @@ def execute(spec: Spec, point: dict[str, Any], *, root: Path, extra_tags: dict |
             shutil.rmtree(scratch, ignore_errors=True)
     shown = output if not scratch else Path(f"artifacts/{output.name}")
     return RunResult(run.run_id, status, point, shown, error)
-
-
-def _quiet_kernel_manager() -> type:
-    """Kernels on IPC sockets rather than loopback TCP: nothing else on the machine can
-    connect to them, and ipykernel's "running over TCP without encryption" warning, printed
-    at every run, has no cause to be printed."""
-    import uuid
-
-    from jupyter_client.manager import AsyncKernelManager
-
-    class IpcKernelManager(AsyncKernelManager):
-        def __init__(self, **kwargs: Any) -> None:
-            kwargs.setdefault("transport", "ipc")
-            # a socket path of its own: the default ("kernel-ipc" in the working folder) is
-            # shared by every kernel started there at once
-            kwargs.setdefault("ip", str(Path(tempfile.gettempdir()) /
-                                        f"retaillab-{uuid.uuid4().hex[:12]}-ipc"))
-            super().__init__(**kwargs)
-
-    return IpcKernelManager
 
 
 @contextlib.contextmanager

@@ -360,6 +360,28 @@ def kernel_environment() -> Iterator[None]:
             os.environ["MLFLOW_TRACKING_URI"] = before
 
 
+def kernel_manager() -> type:
+    """The kernel manager class for notebooks retaillab executes (papermill's
+    ``kernel_manager_class``): kernels on IPC sockets rather than loopback TCP, so nothing
+    else on the machine can connect to them, and ipykernel's "running over TCP without
+    encryption" warning, printed at every run, has no cause to be printed."""
+    import tempfile
+    import uuid
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IpcKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("transport", "ipc")
+            # a socket path of its own: the default ("kernel-ipc" in the working folder) is
+            # shared by every kernel started there at once
+            kwargs.setdefault("ip", str(Path(tempfile.gettempdir()) /
+                                        f"retaillab-{uuid.uuid4().hex[:12]}-ipc"))
+            super().__init__(**kwargs)
+
+    return IpcKernelManager
+
+
 SECRET_TAG = TAG_PREFIX + "key_secret"
 
 

@@ -53,6 +53,7 @@ def build(experiments: Sequence[str], output: str | Path, *, run_id: str | None 
         with tracking.kernel_environment():
             papermill.execute_notebook(
                 str(source), str(executed), kernel_name="python3", progress_bar=False,
+                kernel_manager_class=tracking.kernel_manager(),
                 cwd=str(tracking.project_root()),
                 parameters={"experiments": names, "run_id": run_id, "metric": metric,
                             "seed": seed, "title": title})

@@ -23,16 +23,14 @@ def default_storage(study: str) -> str:
     """The default journal file of ``study`` (its folder is created).
 
     It sits beside the MLflow store: ``optuna/`` next to a SQLite file store (by default
-    ``mlruns/optuna/``), else ``mlruns/optuna/`` in the project. A study and the MLflow record
+    ``mlruns/optuna/``), else ``mlruns/optuna/`` in the project (a journal file serves one
+    machine; studies shared between machines need a database storage). A study and the MLflow record
     of its trials then move together: a throwaway store gets a fresh study.
     """
     from retaillab import tracking
 
-    uri = tracking.tracking_uri()
-    if uri.startswith("sqlite:///"):
-        folder = Path(uri[len("sqlite:///"):]).parent / "optuna"
-    else:
-        folder = tracking.project_root() / "mlruns" / "optuna"
+    store = tracking.store_folder()
+    folder = (store if store is not None else tracking.project_root() / "mlruns") / "optuna"
     folder.mkdir(parents=True, exist_ok=True)
     return str(folder / f"{tracking.slug(study)}.journal")
 

@@ -3,10 +3,7 @@ masked secrets, keyed user ids."""
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,19 +11,13 @@ import pytest
 from retaillab import stores, tracking
 from retaillab.cli import main
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def retaillab(*args: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    """The console command in a fresh process (the deadline is only a safety net)."""
-    return subprocess.run([sys.executable, "-m", "retaillab.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.parametrize("case", ["corrupt", "read-only", "missing folder", "bogus scheme",
@@ -89,14 +80,13 @@ def test_artifacts_outputs_and_lock_follow_the_store_not_the_working_folder(
     (elsewhere / "pyproject.toml").write_text("[project]\nname = 'other'\n")
     spec = elsewhere / "follow.yaml"
     spec.write_text(yaml.safe_dump({"name": "follow", "notebook": str(FIXTURES / "ok.ipynb")}))
-    result = retaillab("run", str(spec), "-q", cwd=elsewhere,
-                       env={**os.environ, "MLFLOW_TRACKING_URI": uri})
-    assert result.returncode == 0, result.stderr
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(elsewhere)
+    tracking._CLIENTS.clear()
+    assert main(["run", str(spec), "-q"]) == 0
     assert sorted(p.name for p in elsewhere.iterdir()) == ["follow.yaml", "pyproject.toml"]
     store = tmp_path / "shared" / "mlruns"
     assert {"mlflow.db", "artifacts", "outputs", ".lock"} <= {p.name for p in store.iterdir()}
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    tracking._CLIENTS.clear()
     exp = tracking.client().get_experiment_by_name("follow")
     assert exp.artifact_location == (store / "artifacts" / "follow").as_uri()
     (run,) = tracking.client().search_runs([exp.experiment_id], "tags.`retaillab.kind` = "

@@ -18,7 +18,7 @@ import pytest
 from retaillab import owners, tracking
 from retaillab.cli import main
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 pytestmark = pytest.mark.notebook
 
 
