@@ -60,6 +60,16 @@ def test_grid_run_records_everything(store, capsys):
         assert "count,50.0" in Path(summary).read_text()
         assert (store / "mlruns" / "outputs" / "grid" / f"{parent.info.run_id}.ipynb").is_file()
         assert parent.data.tags["seen.experiment"] == "grid"  # the runner passed the name
+    # what `retaillab runs` makes of it: the experiment listed, its newest run's models
+    capsys.readouterr()
+    assert main(["runs"]) == 0
+    assert "grid" in capsys.readouterr().out
+    assert main(["runs", "grid"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines[2:]]
+    assert rows[0][0] == "a" and rows[1][0] == "b"  # lower rmse first
+    assert rows[0][2].endswith("*") and not rows[1][2].endswith("*")
+    assert main(["runs", "gird"]) == 2
 
 
 def test_failing_cell_ends_failed_keeps_partial_notebook_and_goes_on(store, capsys):
@@ -84,20 +94,6 @@ def test_fail_fast_stops_after_the_first_failure(store, capsys):
     assert main(["run", str(spec), "-q", "--fail-fast"]) == 1
     parents, _ = parent_runs("fastfail")
     assert len(parents) == 1
-
-
-def test_runs_lists_experiments_and_a_leaderboard(store, capsys):
-    spec = write_spec(store, "board", "ok.ipynb")
-    assert main(["run", str(spec), "-q"]) == 0
-    capsys.readouterr()
-    assert main(["runs"]) == 0
-    assert "board" in capsys.readouterr().out
-    assert main(["runs", "board"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    rows = [line.split() for line in lines[2:]]
-    assert rows[0][0] == "a" and rows[1][0] == "b"  # lower rmse first
-    assert rows[0][2].endswith("*") and not rows[1][2].endswith("*")
-    assert main(["runs", "bored"]) == 2
 
 
 def test_notebook_opened_by_hand_starts_its_own_run(store):
