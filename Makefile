@@ -9,12 +9,13 @@ STAMP  := $(VENV)/.retaillab-installed
 .PHONY: quickstart test lint bench install clean chromium lab
 
 # uv installs the same packages as pip in seconds rather than minutes (parallel downloads, no
-# per-package subprocess); where uv cannot be had, pip does it
+# per-package subprocess), compiled to bytecode as pip does (with PYTHONDONTWRITEBYTECODE set,
+# uncompiled packages are compiled again by every process); where uv cannot be had, pip does it
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing retaillab[dev] into $(VENV)"
 	@if $(BIN)/python -m pip install --quiet uv >/dev/null 2>&1 && \
-		$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'; then \
+		$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'; then \
 		echo "installed with uv"; \
 	else \
 		echo "uv could not install it: installing with pip"; \
@@ -38,6 +39,7 @@ lint: $(STAMP)
 # both cores; a notebook's cells (one kernel under nbval) and a module's tests stay together
 PYTEST_WORKERS ?= 2
 test: lint chromium
+	@$(BIN)/python -m compileall -q retaillab  # read by every process even where bytecode is not written
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope
 
 # the report test renders a page in headless Chromium; install it where apt-get can

@@ -97,13 +97,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted: the current run ended KILLED", file=sys.stderr)
         return 130
-    for result in results:
-        line = f"{result.status:<8} {result.run_id}  {result.output}"
-        print(line + (f"\n         {result.error}" if result.error else ""))
-    failed = [r for r in results if r.status != "FINISHED"]
-    print(f"{len(results) - len(failed)} of {len(spec.points())} runs finished; "
-          f"browse them with `retaillab runs {spec.name!r}` or `retaillab ui`")
-    return 1 if failed else 0
+    text, code = runner.summary(spec, results)
+    print(text)
+    return code
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:

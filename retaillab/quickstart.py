@@ -128,13 +128,9 @@ def _run(spec_path: Path, progress: bool) -> int:
 
     spec = load_spec(spec_path)
     results = runner.run_spec(spec, progress=progress)
-    for result in results:
-        line = f"{result.status:<8} {result.run_id}  {result.output}"
-        print(line + (f"\n         {result.error}" if result.error else ""))
-    failed = [r for r in results if r.status != "FINISHED"]
-    print(f"{len(results) - len(failed)} of {len(spec.points())} runs finished; "
-          f"browse them with `retaillab runs {spec.name!r}` or `retaillab ui`")
-    return 1 if failed else 0
+    text, code = runner.summary(spec, results)
+    print(text)
+    return code
 
 
 def _tune(spec_path: Path, n_trials: int | None) -> int:

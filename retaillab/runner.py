@@ -210,6 +210,19 @@ def run_spec(spec: Spec, *, fail_fast: bool = False, progress: bool = True,
     return results
 
 
+def summary(spec: Spec, results: list[RunResult]) -> tuple[str, int]:
+    """What ``retaillab run`` prints of a spec's runs, and its exit code (1 if one failed)."""
+    lines = []
+    for result in results:
+        lines.append(f"{result.status:<8} {result.run_id}  {result.output}")
+        if result.error:
+            lines.append(f"         {result.error}")
+    failed = [r for r in results if r.status != "FINISHED"]
+    lines.append(f"{len(results) - len(failed)} of {len(spec.points())} runs finished; "
+                 f"browse them with `retaillab runs {spec.name!r}` or `retaillab ui`")
+    return "\n".join(lines), 1 if failed else 0
+
+
 @dataclass(frozen=True)
 class RerunReport:
     """A rerun's new run and how its metrics compare with the original's."""

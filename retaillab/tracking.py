@@ -135,7 +135,15 @@ def _store_lock(uri: str | None = None) -> Iterator[None]:
     else:
         folder.mkdir(parents=True, exist_ok=True)
         lock = folder / ".lock"
-    with open(lock, "w") as handle:
+    with file_lock(lock):
+        yield
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the block: one
+    process on this host at a time (the store's lock, a study's trial budget)."""
+    with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

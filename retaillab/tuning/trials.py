@@ -15,7 +15,6 @@ run more trials than asked; a trial whose process died does not hold its slot.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import logging
 import os
@@ -216,12 +215,8 @@ def _reserve(study: Any, n_trials: int, lock: Path) -> Any:
 @contextlib.contextmanager
 def budget_lock(path: Path) -> Iterator[None]:
     """Hold the study's budget lock (an exclusive ``flock`` on ``path``) for the block."""
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with tracking.file_lock(path):
+        yield
 
 
 def budget_lock_path(url: str, study_name: str) -> Path:

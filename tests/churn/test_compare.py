@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -106,33 +104,10 @@ def test_each_model_is_one_child_run(store):
     assert "fit_seconds" in tree.metrics and tree.params["max_depth"] == "6"
 
 
-class FakeBar:
-    """Stands in for tqdm.auto.tqdm: records each description with the count at that time."""
-
-    made: ClassVar[list[FakeBar]] = []
-
-    def __init__(self, *args, total=None, **kwargs):
-        self.total, self.n, self.seen, self.closed = total, 0, [], False
-        FakeBar.made.append(self)
-
-    def set_description_str(self, text, refresh=True):
-        self.seen.append((text, self.n))
-
-    def update(self, n=1):
-        self.n += n
-
-    def close(self):
-        self.closed = True
-
-
-def test_progress_says_which_model_does_what_on_which_fold(monkeypatch):
-    import tqdm.auto
-
-    monkeypatch.setattr(tqdm.auto, "tqdm", FakeBar)
-    FakeBar.made.clear()
+def test_progress_says_which_model_does_what_on_which_fold(progress_bars):
     found = churn.compare(toy_customers(120), models=["dummy", "tree"], n_splits=2,
                           n_repeats=1, importance_repeats=1)
-    (bar,) = FakeBar.made
+    (bar,) = progress_bars
     assert bar.total == 2 and bar.n == 2 and bar.closed
     expected = [("churn: 0/2 models", 0)]
     for position, name in enumerate(["dummy", "tree"]):
@@ -143,10 +118,10 @@ def test_progress_says_which_model_does_what_on_which_fold(monkeypatch):
     expected += [(f"churn: 2/2 models, {found.best} permutation importance", 2),
                  ("churn: 2/2 models, done", 2)]
     assert bar.seen == expected
-    FakeBar.made.clear()
+    progress_bars.clear()
     churn.compare(toy_customers(60), models=["dummy"], n_splits=2, n_repeats=1,
                   importance=False, progress=False)
-    assert FakeBar.made == []
+    assert progress_bars == []
 
 
 # --- bad input: one clear error each --------------------------------------------------------

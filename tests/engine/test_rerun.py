@@ -11,7 +11,7 @@ from retaillab.cli import main
 
 from .conftest import FIXTURES, ROOT, parent_runs, project_spec, running, write_spec
 
-pytestmark = pytest.mark.notebook
+pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
 
 def test_rerun_flags_a_changed_metric_and_fails(store, capsys):

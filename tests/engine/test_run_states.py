@@ -20,7 +20,7 @@ from retaillab import owners, tracking
 from retaillab.cli import main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-pytestmark = pytest.mark.notebook
+pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
 
 def wait_for(condition, what: str, deadline: float = 300.0) -> None:

@@ -19,6 +19,7 @@ from .conftest import FIXTURES, ROOT, parent_runs, write_spec
 pytestmark = pytest.mark.notebook
 
 
+@pytest.mark.slow
 def test_grid_run_records_everything(store, capsys):
     spec = write_spec(store, "grid", "ok.ipynb", grid={"alpha": [1.0, 3.0]},
                       tags={"owner": "tests"})
@@ -72,6 +73,7 @@ def test_grid_run_records_everything(store, capsys):
     assert main(["runs", "gird"]) == 2
 
 
+@pytest.mark.slow
 def test_failing_cell_ends_failed_keeps_partial_notebook_and_goes_on(store, capsys):
     import nbformat
 
@@ -89,6 +91,7 @@ def test_failing_cell_ends_failed_keeps_partial_notebook_and_goes_on(store, caps
     assert all(c.info.status == "FINISHED" for c in children)  # models before the failure
 
 
+@pytest.mark.slow
 def test_fail_fast_stops_after_the_first_failure(store, capsys):
     spec = write_spec(store, "fastfail", "fail.ipynb", grid={"alpha": [1.0, 2.0]})
     assert main(["run", str(spec), "-q", "--fail-fast"]) == 1

@@ -68,6 +68,7 @@ def test_passwords_are_masked(uri, shown):
     assert tracking.display_uri(uri) == shown
 
 
+@pytest.mark.slow
 def test_artifacts_outputs_and_lock_follow_the_store_not_the_working_folder(
         tmp_path, monkeypatch, make_store):
     """A store named by MLFLOW_TRACKING_URI keeps everything beside its database, from

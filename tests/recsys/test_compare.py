@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -113,33 +111,10 @@ def test_per_user_keys_cannot_be_reversed_by_hashing_every_id(store, unsalted):
     assert reversed_keys(plain, unsalted)["md5"] == 200
 
 
-class FakeBar:
-    """Stands in for tqdm.auto.tqdm: records each description with the count at that time."""
-
-    made: ClassVar[list[FakeBar]] = []
-
-    def __init__(self, *args, total=None, **kwargs):
-        self.total, self.n, self.seen, self.closed = total, 0, [], False
-        FakeBar.made.append(self)
-
-    def set_description_str(self, text, refresh=True):
-        self.seen.append((text, self.n))
-
-    def update(self, n=1):
-        self.n += n
-
-    def close(self):
-        self.closed = True
-
-
-def test_progress_says_which_model_does_what(movielens, monkeypatch):
-    import tqdm.auto
-
-    monkeypatch.setattr(tqdm.auto, "tqdm", FakeBar)
-    FakeBar.made.clear()
+def test_progress_says_which_model_does_what(movielens, progress_bars):
     compare(movielens.interactions, {"most_popular": {}, "svd": {"n_epochs": 2}}, k=5,
             n_users=20, progress=True)
-    (bar,) = FakeBar.made
+    (bar,) = progress_bars
     assert bar.total == 2 and bar.n == 2 and bar.closed
     assert bar.seen == [
         ("recsys: 0/2 models", 0),
@@ -152,15 +127,15 @@ def test_progress_says_which_model_does_what(movielens, monkeypatch):
         ("recsys: 2/2 models, svd predicting ratings", 1),
         ("recsys: 2/2 models, done", 2),
     ]
-    FakeBar.made.clear()
+    progress_bars.clear()
     compare(movielens.interactions, ["most_popular"], k=5, n_users=20, n_folds=2,
             split="random", progress=True)
-    assert [text for text, _ in FakeBar.made[0].seen][1:3] == [
+    assert [text for text, _ in progress_bars[0].seen][1:3] == [
         "recsys: 1/1 models, most_popular fitting (fold 1/2)",
         "recsys: 1/1 models, most_popular recommending (fold 1/2)"]
-    FakeBar.made.clear()
+    progress_bars.clear()
     compare(movielens.interactions, ["most_popular"], k=5, n_users=20, progress=False)
-    assert FakeBar.made == []
+    assert progress_bars == []
 
 
 def test_k_fold_intervals_are_over_folds(movielens):
