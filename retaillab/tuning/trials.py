@@ -267,9 +267,15 @@ def fail_stale_trials(study: Any, parent: tracking.Run | None = None) -> list[in
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         run_ids = [trial.user_attrs[ATTR_RUN]] if ATTR_RUN in trial.user_attrs else [
             c.info.run_id for c in (parent.children() if parent is not None else [])
-            if c.info.status == "RUNNING" and c.data.tags.get(TAG_TRIAL) == str(trial.number)]
+            if c.info.status in ("RUNNING", "FINISHED")
+            and c.data.tags.get(TAG_TRIAL) == str(trial.number)]
         for run_id in run_ids:
-            if tracking.client().get_run(run_id).info.status == "RUNNING":
+            # FINISHED too: a process killed after ending the run but before the study
+            # recorded the trial; the record must say what the study says (failed)
+            if tracking.client().get_run(run_id).info.status in ("RUNNING", "FINISHED"):
+                tracking.client().set_tag(run_id, tracking.TAG_ENDED_BY,
+                                          "its trial was cut off before the study recorded "
+                                          "it; failed on resume")
                 tracking.client().set_terminated(run_id, "KILLED")
         failed.append(trial.number)
     if failed:

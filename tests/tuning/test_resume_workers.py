@@ -149,6 +149,30 @@ def test_a_trial_killed_before_it_recorded_its_run_still_ends_that_run(store):
     parent.close()
 
 
+def test_a_trial_killed_after_ending_its_run_but_before_the_study_knew_fails_both(store):
+    """The other window: the child run already ended FINISHED, the study never heard. On
+    resume the trial fails, so its run cannot stay FINISHED: it ends KILLED, saying why."""
+    import socket
+
+    from retaillab.tuning.trials import ATTR_RUN, ATTR_WORKER, fail_stale_trials
+
+    parent = tracking.notebook_run(None, experiment="stale-finished", params={})
+    study = optuna.create_study(study_name="stale-finished",
+                                storage=optuna.storages.InMemoryStorage())
+    trial = study.ask()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    trial.set_user_attr(ATTR_WORKER, f"{socket.gethostname()}:{dead}")
+    with parent.model("svd", tags={TAG_TRIAL: trial.number}) as child:
+        trial.set_user_attr(ATTR_RUN, child.run_id)
+    assert tracking.client().get_run(child.run_id).info.status == "FINISHED"
+    assert fail_stale_trials(study, parent) == [trial.number]
+    ended = tracking.client().get_run(child.run_id)
+    assert ended.info.status == "KILLED" and "cut off" in ended.data.tags[tracking.TAG_ENDED_BY]
+    assert study.trials[0].state == TrialState.FAIL
+    parent.close()
+
+
 @pytest.mark.slow
 def test_killed_launcher_takes_its_workers_along_and_the_study_ends_exact(store):
     """SIGKILL of `retaillab tune --workers 2`: both workers end (the kernel's parent-death
