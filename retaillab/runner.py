@@ -119,7 +119,10 @@ def execute(spec: Spec, point: dict[str, Any], *, root: Path, extra_tags: dict |
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM (a CI timeout, a scheduler) like Ctrl-C, so the run ends KILLED."""
+    """Treat SIGTERM (a CI timeout, a scheduler) like Ctrl-C, so the run ends KILLED.
+
+    SIGINT is set too: a process started as a background job inherits SIGINT ignored, and
+    ``kill -INT`` must still end its run KILLED (as for ``retaillab tune``)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -127,11 +130,12 @@ def _sigterm_as_interrupt() -> Iterator[None]:
     def interrupt(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _finish(run: tracking.Run, status: str, error: str, output: Path) -> tuple[str, str]:

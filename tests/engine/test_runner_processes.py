@@ -22,15 +22,17 @@ def test_interrupt_ends_the_run_killed_and_no_run_stays_running(store, signum):
     marker = store / "started"
     spec = write_spec(store, "interrupted", "slow.ipynb")
     cmd = [sys.executable, "-m", "retaillab.cli", "run", str(spec), "-q", "-p", f"marker={marker}"]
+    # started with SIGINT ignored, as a background job is: `kill -INT` must still end it
     proc = subprocess.Popen(cmd, cwd=store, env=os.environ.copy(), start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     deadline = time.time() + 300  # a safety net: the marker says when the cell runs
     while not marker.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
     assert marker.exists(), proc.communicate()
     os.killpg(proc.pid, signum)  # SIGINT: what Ctrl-C in a terminal does
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 130, err
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, (out, err)
     parents, children = parent_runs("interrupted")
     assert [p.info.status for p in parents] == ["KILLED"]
     assert [c.info.status for c in children] == ["KILLED"]
