@@ -4,6 +4,11 @@ The default store is ``sqlite:///<project>/mlruns/mlflow.db`` with artifacts und
 ``<project>/mlruns/artifacts``, where ``<project>`` is the nearest folder above the working
 directory holding ``pyproject.toml`` (so a notebook in ``notebooks/`` and a shell at the root
 share one store). ``MLFLOW_TRACKING_URI`` overrides it (a tracking server, PostgreSQL).
+Artifacts, executed notebooks, the lock and the key secret always sit beside a SQLite store
+(:func:`store_folder`), never in the folder a command started in.
+
+Every run is created with its owner process (:func:`create_run`); :func:`reap_orphans`, which
+every command calls, ends the RUNNING runs of owners that are gone as KILLED.
 
 Notebooks use :func:`notebook_run` once, then the helpers::
 
