@@ -194,11 +194,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-    counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(result.counts.items()))
-    print(f"trials: {counts}")
-    print(f"best params: {result.best_params}")
-    print(result.table().to_string(float_format=lambda v: f"{v:.4f}"))
-    print(f"MLflow run {result.run_id} (experiment {spec.name!r}); `retaillab ui` to browse")
+    print(result.describe(spec.name))
     return 0
 
 

@@ -146,11 +146,7 @@ def _tune(spec_path: Path, n_trials: int | None) -> int:
     print(f"study {spec.study_name!r} in {describe(url)}: {spec.n_trials} trials of "
           f"{spec.model} ({spec.metric}, {spec.direction}), 1 worker(s)")
     result = tune(spec, workers=1)
-    counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(result.counts.items()))
-    print(f"trials: {counts}")
-    print(f"best params: {result.best_params}")
-    print(result.table().to_string(float_format=lambda v: f"{v:.4f}"))
-    print(f"MLflow run {result.run_id} (experiment {spec.name!r}); `retaillab ui` to browse")
+    print(result.describe(spec.name))
     return 0
 
 

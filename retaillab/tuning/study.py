@@ -51,6 +51,15 @@ class TuneResult:
     counts: dict[str, int] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    def describe(self, experiment: str) -> str:
+        """What ``retaillab tune`` prints at the end: trial counts, best parameters, the
+        validation/test table and the MLflow run."""
+        counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(self.counts.items()))
+        return "\n".join([
+            f"trials: {counts}", f"best params: {self.best_params}",
+            self.table().to_string(float_format=lambda v: f"{v:.4f}"),
+            f"MLflow run {self.run_id} (experiment {experiment!r}); `retaillab ui` to browse"])
+
     def table(self) -> Any:
         """Configuration x part (validation, test) of the metric."""
         import pandas as pd
