@@ -125,19 +125,27 @@ def test_killed_study_resumes_without_losing_or_repeating_trials(store):
     assert not [c for c in children if c.info.status == "RUNNING"]  # nothing left RUNNING
 
 
-def test_a_trial_killed_before_it_recorded_its_run_still_ends_that_run(store):
-    """The kill can land after the child run exists but before the trial holds its id."""
-    from retaillab.tuning.trials import ATTR_WORKER, fail_stale_trials
+def _trial_of_a_dead_worker(name: str):
+    """A by-hand parent run, an in-memory study and its RUNNING trial owned by a worker on
+    this host whose process has exited."""
+    import socket
 
-    parent = tracking.notebook_run(None, experiment="stale", params={})
-    study = optuna.create_study(study_name="stale",
-                                storage=optuna.storages.InMemoryStorage())
+    from retaillab.tuning.trials import ATTR_WORKER
+
+    parent = tracking.notebook_run(None, experiment=name, params={})
+    study = optuna.create_study(study_name=name, storage=optuna.storages.InMemoryStorage())
     trial = study.ask()
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    import socket
-
     trial.set_user_attr(ATTR_WORKER, f"{socket.gethostname()}:{dead}")
+    return parent, study, trial
+
+
+def test_a_trial_killed_before_it_recorded_its_run_still_ends_that_run(store):
+    """The kill can land after the child run exists but before the trial holds its id."""
+    from retaillab.tuning.trials import fail_stale_trials
+
+    parent, study, trial = _trial_of_a_dead_worker("stale")
     with parent.model("svd", tags={TAG_TRIAL: trial.number}) as child:
         orphan = child.run_id
         other = tracking.client().create_run(parent.experiment_id, tags={
@@ -152,17 +160,9 @@ def test_a_trial_killed_before_it_recorded_its_run_still_ends_that_run(store):
 def test_a_trial_killed_after_ending_its_run_but_before_the_study_knew_fails_both(store):
     """The other window: the child run already ended FINISHED, the study never heard. On
     resume the trial fails, so its run cannot stay FINISHED: it ends KILLED, saying why."""
-    import socket
+    from retaillab.tuning.trials import ATTR_RUN, fail_stale_trials
 
-    from retaillab.tuning.trials import ATTR_RUN, ATTR_WORKER, fail_stale_trials
-
-    parent = tracking.notebook_run(None, experiment="stale-finished", params={})
-    study = optuna.create_study(study_name="stale-finished",
-                                storage=optuna.storages.InMemoryStorage())
-    trial = study.ask()
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    trial.set_user_attr(ATTR_WORKER, f"{socket.gethostname()}:{dead}")
+    parent, study, trial = _trial_of_a_dead_worker("stale-finished")
     with parent.model("svd", tags={TAG_TRIAL: trial.number}) as child:
         trial.set_user_attr(ATTR_RUN, child.run_id)
     assert tracking.client().get_run(child.run_id).info.status == "FINISHED"
