@@ -136,3 +136,7 @@ class NotFittedError(RetailLabError, AttributeError):
     def __init__(self, model: object) -> None:
         name = type(model).__name__
         super().__init__(f"{name} is not fitted yet: call {name}(...).fit(train) first.")
+
+
+class UnknownIdsWarning(RetailLabError, UserWarning):
+    """Ids a fitted model never saw in training (cold-start ids, or ids of another type)."""
