@@ -17,7 +17,7 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -296,6 +296,28 @@ def _recorded_notebook(recorded: str, root: Path, run_id: str) -> Path:
     return notebook
 
 
+def changed_sources(tags: Mapping[str, str], root: Path) -> list[str]:
+    """One line per user source whose file differs from (or is gone since) the run's record."""
+    from retaillab.data.sources import file_digest
+
+    out = []
+    for key in sorted(k for k in tags if k.startswith(tracking.TAG_SOURCE)):
+        table = key[len(tracking.TAG_SOURCE):]
+        try:
+            record = json.loads(tags[key])
+            path, then = root / record["path"], record["sha256"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if not path.exists():
+            out.append(f"data changed: the {table} source {record['path']} is missing")
+            continue
+        now = file_digest(path)
+        if now != then:
+            out.append(f"data changed: the {table} source {record['path']} differs from the "
+                       f"file the run read (sha256 {then[:12]} then, {now[:12]} now)")
+    return out
+
+
 def rerun(run_id: str, *, rtol: float = 1e-9, progress: bool = True,
           root: Path | None = None) -> RerunReport:
     """Run a recorded run again, same notebook and parameters, and compare the metrics."""
@@ -328,6 +350,7 @@ def rerun(run_id: str, *, rtol: float = 1e-9, progress: bool = True,
         warnings.append(f"code differs: the original ran at commit {then} "
                         f"(dirty={tags.get(tracking.TAG_DIRTY)}), this rerun at {commit} "
                         f"(dirty={str(dirty).lower()})")
+    warnings.extend(changed_sources(tags, root))
     result = execute(spec, spec.parameters, root=root, progress=progress,
                      extra_tags={tracking.TAG_RERUN_OF: run_id})
     new_tags = client.get_run(result.run_id).data.tags

@@ -48,6 +48,7 @@ TAG_NOTEBOOK = TAG_PREFIX + "notebook"
 TAG_KIND = TAG_PREFIX + "kind"  # "notebook" for a parent run, "model" for a compared model
 TAG_MODEL = TAG_PREFIX + "model"
 TAG_DATA = TAG_PREFIX + "data."  # + name: a data fingerprint
+TAG_SOURCE = TAG_PREFIX + "source."  # + table: a user source (path, options, file sha256), JSON
 TAG_ERROR = TAG_PREFIX + "error"
 TAG_INTERACTIVE = TAG_PREFIX + "interactive"  # "true": a notebook opened by hand started it
 # provenance: what produced a run (the runner, the tuner and by-hand notebooks write them)
@@ -501,6 +502,39 @@ class Run:
         digest = fingerprint(table)
         self.set_tags({TAG_DATA + name: digest})
         return digest
+
+    def log_source(self, dataset: Any) -> dict[str, str]:
+        """Record which user files a data set was read from and what reading them did.
+
+        For each table read from a source: tag ``retaillab.source.TABLE`` (path relative to
+        the project, kind, columns, options and the file's SHA-256, as JSON; ``rerun`` checks
+        the file against it), the data-quality counts as metrics ``data.TABLE.*`` (rows read,
+        dropped by reason, altered, kept, customers, items), ``data_quality.json`` and an MLflow
+        dataset input (the UI's Dataset column). Built-in data sets have no origins: nothing
+        is logged. Returns ``{table: file sha256}``.
+        """
+        from mlflow.entities import Dataset as MlflowDataset
+        from mlflow.entities import DatasetInput, InputTag
+
+        origins = getattr(dataset, "origins", ())
+        if not origins:
+            return {}
+        inputs, metrics, tags = [], {}, {}
+        for origin in origins:
+            record = {**origin.record, "sha256": origin.sha256}
+            tags[TAG_SOURCE + origin.table] = json.dumps(record, sort_keys=True, default=str)
+            metrics.update(origin.quality.metrics(f"data.{origin.table}"))
+            inputs.append(DatasetInput(
+                MlflowDataset(f"{origin.record['name']}.{origin.table}", origin.sha256[:32],
+                              "local", origin.record["path"]),
+                [InputTag("mlflow.data.context", origin.table)]))
+        self.set_tags(tags)
+        self.log_metrics(metrics)
+        report = {o.table: o.as_dict() for o in origins}
+        client(self.uri).log_text(self.run_id, json.dumps(report, indent=2, default=str),
+                                  "data_quality.json")
+        client(self.uri).log_inputs(self.run_id, inputs)
+        return {o.table: o.sha256 for o in origins}
 
     def log_figure(self, figure: Any, name: str) -> None:
         """Save a matplotlib figure as an artifact (PNG unless ``name`` says otherwise)."""

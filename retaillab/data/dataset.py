@@ -21,7 +21,8 @@ class Dataset:
     """A loaded data set: up to five canonical tables (see :mod:`retaillab.data.schema`).
 
     Tables a data set does not have are ``None``. ``truth`` holds what a generator planted
-    (synthetic data only), so models can be checked against it.
+    (synthetic data only), so models can be checked against it. ``origins`` say where each
+    table of a user's source came from and what reading it did (runs log them).
     """
 
     name: str
@@ -32,6 +33,8 @@ class Dataset:
     transactions: pd.DataFrame | None = None
     events: pd.DataFrame | None = None
     truth: Any = field(default=None, repr=False)
+    #: for data read from a user's files: one :class:`~retaillab.data.sources.Origin` per table
+    origins: tuple = field(default=(), repr=False)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The tables this data set has, by name."""
@@ -44,10 +47,17 @@ class Dataset:
         Event feedback (``view``, ``click``, ``add_to_cart``, ``purchase``) is the event log's
         rows of that type as ``user``, ``item``, ``timestamp``: the signal retail sites have
         in bulk, where explicit ratings are rare. Repeats are kept; models count them once.
+        ``purchase`` from a data set with no event log but an order log with items is the
+        order log's customer x item purchases (:func:`retaillab.recsys.from_transactions`).
         """
         check_choice("feedback", kind, FEEDBACK)
         if kind == "ratings":
             table = self.interactions
+        elif (kind == "purchase" and self.events is None and self.transactions is not None
+              and COLUMNS.item in self.transactions.columns):
+            from retaillab.recsys.feedback import from_transactions
+
+            table = from_transactions(self.transactions)
         elif self.events is None:
             table = None
         else:
@@ -59,8 +69,14 @@ class Dataset:
             raise DataError(f"no {'interactions' if kind == 'ratings' else 'events'} table "
                             f"for feedback {kind!r}; it has {has}", source=self.name,
                             fix="use feedback='ratings' for rating data sets, an event type "
-                                "for event logs (the synthetic world has both)")
+                                "for event logs (the synthetic world has both), 'purchase' "
+                                "for an order log with items")
         return table
+
+    @property
+    def quality(self) -> dict[str, Any]:
+        """Each table's :class:`~retaillab.data.quality.Quality`, for tables read from files."""
+        return {origin.table: origin.quality for origin in self.origins}
 
     def __repr__(self) -> str:
         shapes = ", ".join(f"{k}={v.shape[0]:,}x{v.shape[1]}" for k, v in self.tables().items())

@@ -40,7 +40,7 @@ class Quality:
     date_max: str = ""
 
     def drop(self, reason: str, n: int) -> None:
-        """Count ``n`` rows removed for ``reason`` (zero counts are kept: they say it was checked)."""
+        """Count ``n`` rows removed for ``reason`` (a zero count says it was checked)."""
         self.dropped[reason] = self.dropped.get(reason, 0) + int(n)
 
     def change(self, step: str, n: int) -> None:

@@ -325,9 +325,34 @@ def _provenance(parent: MlflowRun, experiment: str) -> dict[str, str]:
            "store": tracking.display_uri()}  # a password in the URI is masked
     for key in sorted(k for k in tags if k.startswith(tracking.TAG_DATA)):
         out[f"data {key[len(tracking.TAG_DATA):]}"] = tags[key]
+    out.update(_sources(tags, parent.data.metrics))
     rerunnable = tracking.TAG_PARAMETERS in tags and tracking.TAG_NOTEBOOK in tags
     out["rerun"] = (f"retaillab rerun {parent.info.run_id}" if rerunnable else
                     "not rerunnable: started by hand, not by `retaillab run`")
+    return out
+
+
+def _sources(tags: dict[str, str], metrics: dict[str, float]) -> dict[str, str]:
+    """Each user source a run read: its file and digest, then its data-quality counts."""
+    out = {}
+    for key in sorted(k for k in tags if k.startswith(tracking.TAG_SOURCE)):
+        table = key[len(tracking.TAG_SOURCE):]
+        try:
+            record = json.loads(tags[key])
+        except ValueError:
+            continue
+        out[f"source {table}"] = (f"{record.get('name')}: {record.get('path')} "
+                                  f"(sha256 {str(record.get('sha256', ''))[:12]})")
+        prefix = f"data.{table}."
+        counts = {k[len(prefix):]: v for k, v in metrics.items() if k.startswith(prefix)}
+        if counts:
+            parts = [f"{counts.pop('rows_read', 0):,.0f} rows read, "
+                     f"{counts.pop('rows', 0):,.0f} kept"]
+            parts += [f"{v:,.0f} {k.split('.', 1)[1].replace('_', ' ')} "
+                      f"({k.split('.', 1)[0]})" for k, v in sorted(counts.items())
+                      if "." in k and v]
+            parts += [f"{v:,.0f} {k}" for k, v in sorted(counts.items()) if "." not in k]
+            out[f"data quality {table}"] = "; ".join(parts)
     return out
 
 

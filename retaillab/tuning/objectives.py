@@ -28,11 +28,11 @@ __all__ = ["DATA_OPTIONS", "Problem", "default_direction", "make_problem"]
 
 #: task -> data options a spec's ``data`` may set, with their defaults
 DATA_OPTIONS: dict[str, dict[str, Any]] = {
-    "recsys": {"dataset": "movielens", "split": "stratified", "ratio": 0.75,
-               "validation_ratio": 0.8, "folds": 1, "sample": 0, "k": 10,
+    "recsys": {"dataset": "movielens", "feedback": "ratings", "split": "stratified",
+               "ratio": 0.75, "validation_ratio": 0.8, "folds": 1, "sample": 0, "k": 10,
                "synthetic_customers": 3000},
     "churn": {"dataset": "telco_churn", "target": "churn", "ratio": 0.75, "folds": 3,
-              "sample": 0},
+              "sample": 0, "cutoff": None, "horizon_days": 180},
     "clv": {"dataset": "cdnow_sample", "calibration_end": "1997-09-30",
             "holdout_end": "1998-06-30", "validation_end": None, "unit": "W", "sample": 0},
 }
@@ -101,7 +101,7 @@ def _recsys(model: str, metric: str, o: dict, fixed: dict, seed: int) -> Problem
 
     world = (data.load("synthetic", n_customers=o["synthetic_customers"], seed=seed)
              if o["dataset"] == "synthetic" else data.load(o["dataset"]))
-    frame = sample_users(world.interactions, int(o["sample"]), seed)
+    frame = sample_users(world.feedback(o["feedback"]), int(o["sample"]), seed)
     train, test = data.split(frame, o["split"], ratio=o["ratio"], seed=seed)
     n_folds = _check_folds(o["folds"])
     if n_folds == 1:
@@ -142,8 +142,10 @@ def _churn(model: str, metric: str, o: dict, fixed: dict, seed: int) -> Problem:
     from retaillab.churn import create
     from retaillab.churn._checks import features_and_target
     from retaillab.churn.metrics import fold_metrics
+    from retaillab.churn.tables import customer_table
 
-    customers = data.load(o["dataset"]).customers
+    customers, _ = customer_table(data.load(o["dataset"]), o["target"], o["cutoff"],
+                                  int(o["horizon_days"]))
     if o["sample"]:
         customers = customers.sample(n=min(int(o["sample"]), len(customers)), random_state=seed)
     x, y = features_and_target(customers, o["target"])
