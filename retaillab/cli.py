@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from retaillab.errors import ParameterError, RetailLabError
+from retaillab.errors import DataError, ParameterError, RetailLabError
 
 EXIT_BAD_INPUT = 2
 #: the commands that open the MLflow store (each first ends runs whose owner is gone)
@@ -38,14 +38,24 @@ def _parse_scale(text: str) -> tuple[float, float]:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    """Print one line per built-in data set: rows, entities, dates, source."""
+    """One line per built-in data set and catalogued source: rows, entities, dates, source."""
     from retaillab.data.builtin import BUILTIN, load
+    from retaillab.data.sources import catalogue
 
-    names = args.names or list(BUILTIN)
+    listed = catalogue() if not args.names else {}
+    names = args.names or [*BUILTIN, *listed]
     rows = []
     for name in names:
         options = {"n_customers": 2000, "seed": 0} if name == "synthetic" else {}
-        summary = load(name, **options).summary()
+        try:
+            summary = load(name, **options).summary()
+        except DataError as exc:  # a listing shows every source; `validate` says more
+            if name not in listed:
+                raise
+            rows.append({"name": name, "table": listed[name].get("kind", "tables"),
+                         "rows": "-", "entities": "", "dates": "",
+                         "source": f"not readable: {exc.what}"})
+            continue
         if options:
             summary["name"] += " (2,000 customers)"
         rows.append(summary)
@@ -244,7 +254,7 @@ def _print_table(rows: list[dict], columns: list[str]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="retaillab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser("datasets", help="list the built-in data sets")
+    p = sub.add_parser("datasets", help="list the built-in data sets and catalogued sources")
     p.add_argument("names", nargs="*", metavar="NAME", help="only these (default: all)")
     p.set_defaults(func=cmd_datasets)
     p = sub.add_parser("quickstart", help="the first look: what `make quickstart` runs")
