@@ -91,12 +91,13 @@ class Dataset:
                 main_name, main = name, table
                 break
         entities = []
-        for col, label in ((COLUMNS.user, "users"), (COLUMNS.item, "items"),
-                           (COLUMNS.customer, "customers")):
+        for col, label in ((COLUMNS.customer, "customers"), (COLUMNS.user, "users"),
+                           (COLUMNS.item, "items")):
             if col in main.columns:
                 entities.append(f"{main[col].nunique():,} {label}")
-        if COLUMNS.churn in main.columns and main[COLUMNS.churn].dtype == bool:
-            entities[-1] += f" ({int(main[COLUMNS.churn].sum()):,} churned)"
+                if (col == COLUMNS.customer and COLUMNS.churn in main.columns
+                        and main[COLUMNS.churn].dtype == bool):
+                    entities[-1] += f" ({int(main[COLUMNS.churn].sum()):,} churned)"
         when = next((main[c] for c in (COLUMNS.timestamp, COLUMNS.date) if c in main.columns),
                     None)
         dates = "" if when is None else f"{when.min():%Y-%m-%d} .. {when.max():%Y-%m-%d}"
