@@ -25,6 +25,9 @@ def _parse_columns(text: str) -> dict[str, str]:
         if not sep or not canonical.strip() or not theirs.strip():
             raise ParameterError("--columns", "canonical=yours pairs separated by commas, "
                                  "e.g. customer=cust_id,date=order_date", text)
+        if canonical.strip() in mapping:
+            raise ParameterError("--columns", f"each canonical name once; {canonical.strip()!r} "
+                                 "is given twice", text)
         mapping[canonical.strip()] = theirs.strip()
     return mapping
 
@@ -64,17 +67,31 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Read a user file as a canonical table and report what was found, or the first problem."""
+    """Read a user file as a canonical table; report what reading it found, or every problem."""
     from retaillab.data import user
-    from retaillab.data.dataset import Dataset
+    from retaillab.data.quality import Quality
 
     options: dict[str, object] = {"sep": args.sep, "id_type": args.id_type}
     if args.columns:
         options["columns"] = _parse_columns(args.columns)
-    if args.date_format and args.kind != "customers":
-        options["date_format"] = args.date_format
-    if args.duplicates and args.kind != "customers":
-        options["duplicates"] = args.duplicates
+    if args.encoding:
+        options["encoding"] = args.encoding
+    if args.missing_ids:
+        options["missing_ids"] = args.missing_ids
+    dated = {"date_format": args.date_format, "duplicates": args.duplicates,
+             "dayfirst": args.dayfirst}
+    for name, value in dated.items():
+        if value is not None:
+            if args.kind == "customers":
+                raise ParameterError(f"--{name.replace('_', '-')}", "used with interactions or "
+                                     "transactions", args.kind)
+            options[name] = value
+    for name in ("amount", "returns", "cancelled"):
+        value = getattr(args, name)
+        if value is not None:
+            if args.kind != "transactions":
+                raise ParameterError(f"--{name}", "used with transactions only", args.kind)
+            options[name] = value
     if args.rating_scale:
         if args.kind != "interactions":
             raise ParameterError("--rating-scale", "used with interactions only", args.kind)
@@ -84,11 +101,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
             raise ParameterError("--target", "used with customers only", args.kind)
         options["target"] = args.target
     reader = getattr(user, f"read_{args.kind}")
-    table = reader(args.path, **options)
-    summary = Dataset(args.path, args.path, **{args.kind: table}).summary()
+    quality = Quality(source=args.path, kind=args.kind)
+    table = reader(args.path, quality=quality, **options)
     print(f"ok: {args.path} is a valid {args.kind} table")
-    print(f"  {summary['rows']:,} rows; {summary['entities']}"
-          + (f"; {summary['dates']}" if summary["dates"] else ""))
+    for line in quality.lines():
+        print(f"  {line}")
     print("  columns: " + ", ".join(f"{c} ({t})" for c, t in table.dtypes.astype(str).items()))
     return 0
 
@@ -274,6 +291,21 @@ def build_parser() -> argparse.ArgumentParser:
                    "transactions: keep|error|drop")
     p.add_argument("--rating-scale", help="LOW,HIGH: ratings outside it are an error")
     p.add_argument("--target", help="customers: the binary label column")
+    p.add_argument("--encoding", help="text encoding, e.g. cp1252 (default: UTF-8, or the "
+                   "byte-order mark's)")
+    order = p.add_mutually_exclusive_group()
+    order.add_argument("--dayfirst", dest="dayfirst", action="store_const", const=True,
+                       help="dates like 05/01/2020 are 5 January")
+    order.add_argument("--monthfirst", dest="dayfirst", action="store_const", const=False,
+                       help="dates like 05/01/2020 are May 1")
+    p.add_argument("--missing-ids", choices=["error", "drop"],
+                   help="rows without an id: error (default) or drop them")
+    p.add_argument("--amount", choices=["column", "quantity*price"],
+                   help="transactions: the amount column, or quantity x price per line")
+    p.add_argument("--returns", choices=["error", "drop", "net"],
+                   help="transactions: return lines are an error, dropped or netted")
+    p.add_argument("--cancelled", metavar="PREFIX",
+                   help="transactions: order ids starting with PREFIX are cancellations")
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("run", help="run an experiment spec (one MLflow run per grid point)")
     p.add_argument("spec", help="experiments/NAME.yaml")

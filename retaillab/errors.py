@@ -34,6 +34,10 @@ class DataError(RetailLabError, ValueError):
         row's position in the source (for files: the line number).
     fix
         What the user can do about it.
+    problems
+        Several problems of one input found in one pass (see :meth:`of`). The error's own
+        ``what``, ``column``, ``rows`` and ``fix`` are then those of the first; the message
+        shows every one.
     """
 
     def __init__(
@@ -45,6 +49,7 @@ class DataError(RetailLabError, ValueError):
         rows: pd.DataFrame | None = None,
         n_bad: int | None = None,
         fix: str | None = None,
+        problems: Sequence[DataError] = (),
     ) -> None:
         self.what = what
         self.source = source
@@ -52,11 +57,29 @@ class DataError(RetailLabError, ValueError):
         self.rows = None if rows is None else rows.head(MAX_ROWS_SHOWN)
         self.n_bad = n_bad if n_bad is not None else (None if rows is None else len(rows))
         self.fix = fix
-        super().__init__(self._render())
+        self.problems = list(problems) or [self]
+        super().__init__(self._render() if len(self.problems) == 1 else self._render_all())
 
-    def _render(self) -> str:
+    @classmethod
+    def of(cls, problems: Sequence[DataError]) -> DataError:
+        """One error for every problem of an input, found in one pass (the first leads)."""
+        if len(problems) == 1:
+            return problems[0]
+        first = problems[0]
+        return cls(first.what, source=first.source, column=first.column, rows=first.rows,
+                   n_bad=first.n_bad, fix=first.fix, problems=problems)
+
+    def _render_all(self) -> str:
+        lines = [f"{self.source or 'the input'}: {len(self.problems)} problems"]
+        for i, problem in enumerate(self.problems, 1):
+            text = problem._render(with_source=problem.source != self.source).splitlines()
+            lines.append(f"  {i}. {text[0]}")
+            lines.extend("   " + line for line in text[1:])
+        return "\n".join(lines)
+
+    def _render(self, with_source: bool = True) -> str:
         where = []
-        if self.source:
+        if self.source and with_source:
             where.append(str(self.source))
         if self.column:
             where.append(f"column {self.column!r}")

@@ -1,8 +1,12 @@
 """Column coercion and checks shared by the user-data readers.
 
-Each helper either returns a clean column or raises one :class:`DataError` that names the
-source, the column, up to five failing rows and the fix. ``rows_of`` keeps a failing row's
-position in the source (a CSV line number where there is one), so users can find it.
+Each helper returns a clean column, or records a :class:`DataError` (the source, the column, up
+to five failing rows and the fix) and returns ``None``, so one pass finds every problem of a
+table; :meth:`Checker.raise_problems` then raises them as one error. Failing rows are shown by
+their line in the file (computed only then) or their position in the table.
+
+The checks are vectorised (pyarrow compute on arrow-backed text), and text dates are parsed with
+one explicit format per column, never guessed row by row.
 """
 
 from __future__ import annotations
@@ -12,143 +16,353 @@ import re
 import numpy as np
 import pandas as pd
 
-from retaillab.errors import DataError, failing_rows
+from retaillab.data.reading import TEXT, Lines
+from retaillab.errors import DataError, ParameterError, failing_rows
 
-_INT_RE = re.compile(r"^[+-]?\d+$")
-_SAFE_INT_RE = re.compile(r"^-?(0|[1-9]\d{0,17})$")  # fits int64, no leading zero to lose
+_INT_RE = r"^[+-]?\d+$"
+_SAFE_INT_RE = r"^-?(0|[1-9]\d{0,17})$"  # fits int64, no leading zero to lose
+_NUMBER_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|infinity)$"
+_ISO_RE = (r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"
+           r"(Z|[+-]\d{2}(:?\d{2})?)?$")
+_DMY_RE = (r"^(?P<a>\d{1,2})(?P<s>[/.-])(?P<b>\d{1,2})[/.-](?P<y>\d{2}|\d{4})"
+           r"(?:(?P<t>[ T])(?P<h>\d{1,2}):(?P<m>\d{2})(?P<sec>:\d{2})?)?$")
+_DIRECTIVES = set("aAwdbBmyYHIpMSfzZjUWcxXGuV%")
 _EARLIEST, _LATEST = pd.Timestamp("1970-01-01"), pd.Timestamp("2100-01-01")
+_INT64_MAX = np.iinfo(np.int64).max
+_EXACT_FLOAT = 2.0 ** 53
+_DATE_OPTIONS = ("pass dayfirst=True or dayfirst=False (CLI: --dayfirst / --monthfirst), or "
+                 "date_format, e.g. '%d/%m/%Y' (CLI: --date-format)")
+
+
+def check_date_format(date_format: str | None) -> None:
+    """Refuse a ``date_format`` with no directive or one Python's strptime does not know."""
+    if date_format is None:
+        return
+    if not isinstance(date_format, str):
+        raise ParameterError("date_format", "a strftime format such as '%d/%m/%Y'", date_format)
+    found = re.findall(r"%[-#]?(.)", date_format)
+    unknown = [d for d in found if d not in _DIRECTIVES]
+    if unknown or not [d for d in found if d != "%"]:
+        raise ParameterError("date_format", "a strftime format with directives such as %d %m "
+                             "%Y %H %M (e.g. '%d/%m/%Y %H:%M')" + (
+                                 f"; %{unknown[0]} is not one" if unknown else
+                                 "; this one has no directive"), date_format)
+
+
+def arrow(values: pd.Series):
+    """The values as a pyarrow array of stripped text (nulls for missing)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        values = values.astype(TEXT)
+    arr = values.array.__arrow_array__()
+    if isinstance(arr, pa.ChunkedArray) and arr.num_chunks != 1:
+        arr = arr.combine_chunks()
+    elif isinstance(arr, pa.ChunkedArray):
+        arr = arr.chunk(0)
+    return pc.utf8_trim_whitespace(arr)
+
+
+def _mask(arr) -> np.ndarray:
+    """A pyarrow boolean array as numpy, nulls as False."""
+    import pyarrow.compute as pc
+
+    return pc.fill_null(arr, False).to_numpy(zero_copy_only=False)
+
+
+def _series(arr, index: pd.Index) -> pd.Series:
+    return pd.Series(pd.array(arr, dtype=TEXT) if str(arr.type) in ("string", "large_string")
+                     else arr.to_numpy(zero_copy_only=False), index=index)
 
 
 class Checker:
-    """Runs the checks of one table, remembering where it came from."""
+    """Runs the checks of one table, remembering where it came from and what failed."""
 
     def __init__(self, frame: pd.DataFrame, source: str, names: dict[str, str],
-                 lines: np.ndarray | None) -> None:
+                 lines: Lines | np.ndarray | None) -> None:
         self.frame = frame
         self.source = source
         self.names = names  # canonical -> the user's own column name, for messages
-        self.lines = lines  # the file line of each row (CSV), else None
+        self._lines = lines if isinstance(lines, Lines) else Lines(lines)
+        self.positions: np.ndarray | None = None  # each row's position as read, once rows drop
+        self.problems: list[DataError] = []
+
+    def line_numbers(self) -> np.ndarray | None:
+        """The file line of each current row, or ``None`` (rows are shown by position)."""
+        lines = self._lines.array()
+        if lines is None:
+            return self.positions
+        return lines if self.positions is None else lines[self.positions]
+
+    def drop(self, mask: np.ndarray) -> None:
+        """Remove the rows in ``mask``, keeping the way back to their lines."""
+        keep = ~np.asarray(mask, dtype=bool)
+        current = np.arange(len(self.frame)) if self.positions is None else self.positions
+        self.positions = current[keep]
+        self.frame = self.frame[keep].reset_index(drop=True)
 
     def fail(self, col: str | None, what: str, mask: np.ndarray | pd.Series, fix: str,
-             show: list[str]) -> DataError:
+             show: list[str], frame: pd.DataFrame | None = None) -> DataError:
         mask = np.asarray(mask, dtype=bool)
         theirs = self.names.get(col, col) if col is not None else None
         if theirs is not None and theirs != col:
             what = f"{what} (your column {theirs!r})"
+        frame = self.frame if frame is None else frame
         return DataError(what, source=self.source, column=col,
-                         rows=failing_rows(self.frame, mask, show, self.lines),
+                         rows=failing_rows(frame, mask, show, self.line_numbers()),
                          n_bad=int(mask.sum()), fix=fix)
 
-    def ids(self, col: str, id_type: str) -> pd.Series:
-        """Non-missing ids of one kind: all integers, or all text (``id_type`` decides)."""
+    def report(self, col: str | None, what: str, mask: np.ndarray | pd.Series, fix: str,
+               show: list[str] | None = None) -> None:
+        """Record a problem; it is raised with the others by :meth:`raise_problems`."""
+        self.problems.append(self.fail(col, what, mask, fix, [col] if show is None else show))
+
+    def raise_problems(self) -> None:
+        """Raise every problem recorded so far as one :class:`DataError`."""
+        if self.problems:
+            raise DataError.of(self.problems)
+
+    def missing_ids(self, cols: list[str], mode: str, quality=None) -> None:
+        """Rows without an id: each column's are reported, or dropped (``no_<col>_id``)."""
+        dropped = np.zeros(len(self.frame), bool)
+        for col in cols:
+            values = self.frame[col]
+            missing = values.isna().to_numpy()
+            if values.dtype.kind in "OUT" or pd.api.types.is_string_dtype(values):
+                import pyarrow.compute as pc
+
+                text = arrow(values)
+                missing = missing | ~_mask(pc.invert(pc.equal(text, "")))
+            if mode == "drop":
+                if quality is not None:
+                    quality.drop(f"no_{col}_id", int((missing & ~dropped).sum()))
+                dropped |= missing
+            elif missing.any():
+                self.report(col, f"{missing.sum():,} rows have no id", missing,
+                            f"fill in the missing ids, or pass missing_ids='drop' (CLI: "
+                            f"--missing-ids drop) to leave those rows out (counted as "
+                            f"no_{col}_id)")
+        if dropped.any():
+            self.drop(dropped)
+            if self.frame.empty:
+                raise DataError("every row lacks an id", source=self.source,
+                                column=cols[0], fix="map the id columns (columns=...)")
+
+    def ids(self, col: str, id_type: str) -> pd.Series | None:
+        """Ids of one kind: all integers, or all text (``id_type`` decides; ``auto``: text
+        as soon as one id is not an integer, so ``85123`` and ``85123A`` stay two codes)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         values = self.frame[col]
-        missing = values.isna().to_numpy()
-        if values.dtype.kind in "OUT" or pd.api.types.is_string_dtype(values):
-            blank = values.astype("string").str.strip().eq("").fillna(True).to_numpy(dtype=bool)
-            missing = missing | blank
-        if missing.any():
-            raise self.fail(col, f"{missing.sum():,} rows have no id", missing,
-                            "fill in or drop the rows without an id, then load again", [col])
+        if values.isna().any():
+            return None  # reported by missing_ids
+        if values.dtype.kind == "b":
+            self.report(col, "ids must be numbers or text, got true/false values",
+                        np.ones(len(values), bool), "map the id column here")
+            return None
         if values.dtype.kind in "iu":
-            return values.astype("int64") if id_type != "str" else values.astype("string")
+            if values.dtype.kind == "u" and len(values) and values.max() > _INT64_MAX:
+                return values.astype(str).astype(TEXT)  # above int64: text, never wrapped
+            return values.astype("int64") if id_type != "str" else values.astype(str).astype(
+                TEXT)
         if values.dtype.kind == "f":
-            whole = np.isclose(values, np.round(values))
+            number = values.to_numpy()
+            finite = np.isfinite(number)
+            whole = finite & (np.floor(np.where(finite, number, 0)) == number)
             if not whole.all():
-                raise self.fail(col, "ids must be whole numbers or text; found fractions",
-                                ~whole, "check that the right column is mapped to this id", [col])
-            return values.astype("int64") if id_type != "str" else values.astype(
-                "int64").astype("string")
+                self.report(col, "ids must be whole numbers or text; found fractions", ~whole,
+                            "check that the right column is mapped to this id")
+                return None
+            exact = np.abs(number) < _EXACT_FLOAT
+            if not exact.all():
+                self.report(col, f"{(~exact).sum():,} float ids are beyond 2**53, where floats "
+                            "lose their identity (1e19 + 1 == 1e19)", ~exact,
+                            "store the ids as integers or text, not floats")
+                return None
+            ints = values.astype("int64")
+            return ints if id_type != "str" else ints.astype(str).astype(TEXT)
         if values.dtype.kind == "O" and id_type == "auto":
             kinds = values.map(lambda v: "number" if isinstance(v, (int, np.integer)) else
                                "text" if isinstance(v, str) else type(v).__name__)
             if kinds.nunique() > 1:
                 first = kinds.iloc[0]
-                raise self.fail(col, "ids mix Python types (" + ", ".join(
+                self.report(col, "ids mix Python types (" + ", ".join(
                     sorted(kinds.unique())) + "), so 7 and '7' would be two different ids",
                     (kinds != first).to_numpy(),
-                    "convert the column to one type, e.g. df[col].astype(str)", [col])
-        text = values.astype("string").str.strip()
+                    "convert the column to one type, e.g. df[col].astype(str)")
+                return None
+        text = arrow(values)
         if id_type == "str":
-            return text
-        is_int = text.str.fullmatch(_INT_RE.pattern).to_numpy(dtype=bool)
-        safe = text.str.fullmatch(_SAFE_INT_RE.pattern).to_numpy(dtype=bool)
+            return _series(text, values.index)
+        safe = _mask(pc.match_substring_regex(text, _SAFE_INT_RE))
         if id_type == "int" and not safe.all():
-            raise self.fail(col, "ids are not all integers that fit 64 bits without a leading "
-                            "zero", ~safe, "pass id_type='str' to keep ids as text", [col])
+            self.report(col, "ids are not all integers that fit 64 bits without a leading "
+                        "zero", ~safe, "pass id_type='str' to keep ids as text")
+            return None
         if safe.all():
-            return pd.to_numeric(text).astype("int64")
-        if is_int.all():  # leading zeros ("007" is not "7") or too long for int64: keep text
-            return text
-        if is_int.any() and id_type == "auto":
-            minority = ~is_int if is_int.sum() >= (~is_int).sum() else is_int
-            raise self.fail(
-                col, f"ids mix numbers ({is_int.sum():,} rows) and text ({(~is_int).sum():,} "
-                "rows), which usually means a corrupted export", minority,
-                "clean the odd ids, or pass id_type='str' (CLI: --id-type str) if text ids "
-                "are meant", [col])
-        return text
+            return pd.Series(pc.cast(text, pa.int64()).to_numpy(), index=values.index)
+        return _series(text, values.index)  # codes, leading zeros, longer than int64: text
 
-    def numbers(self, col: str, *, integer: bool = False) -> pd.Series:
+    def numbers(self, col: str, *, integer: bool = False) -> pd.Series | None:
         """A numeric column; text that is not a number is an error, not a silent NaN."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         values = self.frame[col]
         if values.dtype.kind == "b":
-            raise self.fail(col, "expected numbers, got true/false values",
-                            np.ones(len(values), bool), "map the right column here", [col])
-        parsed = pd.to_numeric(values, errors="coerce") if values.dtype.kind not in "iuf" \
-            else values
-        bad = (parsed.isna() & values.notna()).to_numpy()
-        if bad.any():
-            raise self.fail(col, f"expected numbers; {bad.sum():,} values are not numbers",
+            self.report(col, "expected numbers, got true/false values",
+                        np.ones(len(values), bool), "map the right column here")
+            return None
+        if values.dtype.kind in "iuf":
+            parsed = values.to_numpy(dtype="float64")
+        else:
+            text = arrow(values)
+            ok = pc.match_substring_regex(text, _NUMBER_RE, ignore_case=True)
+            bad = _mask(pc.and_(pc.invert(ok), pc.is_valid(text)))
+            if bad.any():
+                self.report(col, f"expected numbers; {bad.sum():,} values are not numbers",
                             bad, "use '.' as the decimal point and no currency signs or "
-                            "thousands separators in this column", [col])
-        missing = parsed.isna().to_numpy()
+                            "thousands separators in this column")
+                return None
+            parsed = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+        missing = np.isnan(parsed)
         if missing.any():
-            raise self.fail(col, f"{missing.sum():,} rows have no value", missing,
-                            "fill in or drop those rows", [col])
-        parsed = parsed.astype("float64")
-        infinite = np.isinf(parsed.to_numpy())
+            self.report(col, f"{missing.sum():,} rows have no value", missing,
+                        "fill in or drop those rows")
+            return None
+        infinite = np.isinf(parsed)
         if infinite.any():
-            raise self.fail(col, f"{infinite.sum():,} values are infinite", infinite,
-                            "replace them with real values or drop those rows", [col])
+            self.report(col, f"{infinite.sum():,} values are infinite", infinite,
+                        "replace them with real values or drop those rows")
+            return None
         if integer:
-            whole = np.isclose(parsed, np.round(parsed))
+            whole = np.floor(parsed) == parsed
             if not whole.all():
-                raise self.fail(col, "expected whole numbers", ~whole,
-                                "round the values or map the right column", [col])
-            return parsed.round().astype("int64")
-        return parsed
+                self.report(col, "expected whole numbers", ~whole,
+                            "round the values or map the right column")
+                return None
+            return pd.Series(parsed.astype("int64"), index=values.index)
+        return pd.Series(parsed, index=values.index)
 
-    def dates(self, col: str, date_format: str | None, *, unix: bool) -> pd.Series:
-        """A datetime column. Numbers are read as Unix seconds when ``unix`` is set."""
+    def dates(self, col: str, date_format: str | None, *, unix: bool,
+              dayfirst: bool | None = None) -> pd.Series | None:
+        """A datetime column, every text value parsed with one format.
+
+        Numbers are Unix seconds when ``unix`` is set. Text: ``date_format`` if given; ISO 8601
+        (offsets converted to UTC); day/month/year-like dates in the order the unambiguous
+        values show (or ``dayfirst`` says); else the one format pandas guesses from the first
+        value. Values that do not fit the column's format are listed, never parsed another way.
+        """
         values = self.frame[col]
         if pd.api.types.is_datetime64_any_dtype(values):
             parsed = values.dt.tz_convert("UTC").dt.tz_localize(None) \
                 if values.dt.tz is not None else values
         elif values.dtype.kind in "iuf":
             if not unix:
-                raise self.fail(col, "expected dates, got numbers", values.notna().to_numpy(),
-                                "map a date column here (text like 2024-03-01)", [col])
+                self.report(col, "expected dates, got numbers", values.notna().to_numpy(),
+                            "map a date column here (text like 2024-03-01)")
+                return None
             parsed = pd.to_datetime(values, unit="s", errors="coerce")
         else:
-            text = values.astype("string").str.strip()
-            if unix and date_format is None and text.str.fullmatch(_INT_RE.pattern).all():
-                parsed = pd.to_datetime(pd.to_numeric(text), unit="s", errors="coerce")
-            else:  # offsets are converted to UTC; times without one are taken as UTC
-                parsed = pd.to_datetime(text, format=date_format or "mixed", errors="coerce",
-                                        utc=True).dt.tz_localize(None)
+            parsed = self._text_dates(col, values, date_format, unix, dayfirst)
+            if parsed is None:
+                return None
         bad = (parsed.isna() & values.notna()).to_numpy()
         if bad.any():
-            raise self.fail(col, f"{bad.sum():,} values are not dates this reader can parse",
-                            bad, "pass date_format (e.g. '%d/%m/%Y'; CLI: --date-format) or "
-                            "fix these values", [col])
+            self.report(col, f"{bad.sum():,} values are not dates in the column's format"
+                        + (f" ({self._format})" if getattr(self, "_format", None) else ""),
+                        bad, "pass date_format (e.g. '%d/%m/%Y'; CLI: --date-format) or fix "
+                        "these values: one column has one date format")
+            return None
         missing = parsed.isna().to_numpy()
         if missing.any():
-            raise self.fail(col, f"{missing.sum():,} rows have no date", missing,
-                            "fill in or drop those rows", [col])
+            self.report(col, f"{missing.sum():,} rows have no date", missing,
+                        "fill in or drop those rows")
+            return None
         parsed = parsed.astype("datetime64[us]")
         odd = ((parsed < _EARLIEST) | (parsed >= _LATEST)).to_numpy()
         if odd.any():
-            raise self.fail(col, f"{odd.sum():,} dates fall outside 1970-2100", odd,
-                            "Unix times must be in seconds (divide milliseconds by 1000), and "
-                            "dates need four-digit years", [col])
+            self.report(col, f"{odd.sum():,} dates fall outside 1970-2100", odd,
+                        "Unix times must be in seconds (divide milliseconds by 1000), and "
+                        "dates need four-digit years")
+            return None
         return parsed
+
+    def _text_dates(self, col: str, values: pd.Series, date_format: str | None, unix: bool,
+                    dayfirst: bool | None) -> pd.Series | None:
+        """Parse the distinct values once with one format and spread them back to the rows."""
+        import pyarrow.compute as pc
+
+        self._format = None
+        text = arrow(values)
+        if unix and date_format is None and _mask(
+                pc.match_substring_regex(text, _INT_RE)).sum() == pc.count(text).as_py():
+            return pd.to_datetime(pd.Series(pc.cast(text, "int64").to_numpy(
+                zero_copy_only=False), index=values.index), unit="s", errors="coerce")
+        encoded = pc.dictionary_encode(text)
+        uniques = pd.Series(encoded.dictionary.to_pylist(), dtype=object)
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        if len(uniques) == 0:
+            return pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
+        fmt, utc = date_format, False
+        if fmt is None:
+            iso = uniques.str.fullmatch(_ISO_RE)
+            dmy = uniques.str.match(_DMY_RE)
+            if iso.mean() >= 0.5:
+                fmt, utc = "ISO8601", True
+            elif dmy.mean() >= 0.5:
+                fmt = self._dmy_format(col, uniques, codes, dayfirst, values)
+                if fmt is None:
+                    return None
+            else:
+                from pandas.tseries.api import guess_datetime_format
+
+                fmt = guess_datetime_format(uniques.iloc[0], dayfirst=bool(dayfirst))
+                if fmt is None:
+                    self.report(col, "values are not dates this reader can parse (no format "
+                                f"fits {uniques.iloc[0]!r})", values.notna().to_numpy(),
+                                "pass date_format (e.g. '%d/%m/%Y'; CLI: --date-format) or "
+                                "map the right column")
+                    return None
+        self._format = fmt
+        parsed = pd.to_datetime(uniques, format=fmt, errors="coerce", utc=utc)
+        if utc:
+            parsed = parsed.dt.tz_localize(None)
+        out = parsed.to_numpy(dtype="datetime64[ns]")[np.where(codes < 0, 0, codes)]
+        out[codes < 0] = np.datetime64("NaT")
+        return pd.Series(out, index=values.index)
+
+    def _dmy_format(self, col: str, uniques: pd.Series, codes: np.ndarray,
+                    dayfirst: bool | None, values: pd.Series) -> str | None:
+        """The one format of D/M/Y-like dates: the order from the unambiguous values."""
+        parts = uniques.str.extract(_DMY_RE)
+        a = pd.to_numeric(parts["a"], errors="coerce")
+        b = pd.to_numeric(parts["b"], errors="coerce")
+        day_first, month_first = (a > 12).to_numpy(), (b > 12).to_numpy()
+        if dayfirst is None:
+            if day_first.any() and month_first.any():
+                rows_day = np.isin(codes, np.flatnonzero(day_first))
+                rows_month = np.isin(codes, np.flatnonzero(month_first))
+                self.report(col, "this column mixes day-first dates (first number above 12: "
+                            f"{rows_day.sum():,} rows) and month-first dates (second number "
+                            f"above 12: {rows_month.sum():,} rows)", rows_day | rows_month,
+                            "export the dates in one order (ideally ISO, 2024-01-31), or "
+                            + _DATE_OPTIONS + " and fix the rows of the other order")
+                return None
+            if not (day_first.any() or month_first.any()):
+                self.report(col, "every date is ambiguous between day-first and month-first "
+                            f"(e.g. {uniques.iloc[0]!r})", values.notna().to_numpy(),
+                            _DATE_OPTIONS)
+                return None
+            dayfirst = bool(day_first.any())
+        shape = (parts["s"].fillna("") + parts["y"].str.len().astype("string").fillna("")
+                 + parts["t"].fillna("") + parts["sec"].notna().map({True: "s", False: ""}))
+        common = shape.mode().iloc[0]
+        sep, year = common[0], int(common[1])
+        fmt = sep.join(["%d", "%m"] if dayfirst else ["%m", "%d"]) + sep + (
+            "%Y" if year == 4 else "%y")
+        if len(common) > 2:
+            fmt += common[2] + "%H:%M" + (":%S" if common.endswith("s") else "")
+        return fmt

@@ -10,7 +10,7 @@ table          columns (``?`` = optional)
 interactions   user, item, rating?, timestamp?
 items          item, then attributes (title, year, genres, category, ...)
 customers      customer, then features, then the target (e.g. bool ``churn``)
-transactions   customer, date, amount, quantity?, item?, order?
+transactions   customer, date, amount, quantity?, price?, item?, order?
 events         customer, item, event, timestamp, dwell_seconds, session
 =============  ==============================================================
 """
@@ -32,6 +32,7 @@ class Columns:
     date: str = "date"
     amount: str = "amount"
     quantity: str = "quantity"
+    price: str = "price"
     order: str = "order"
     churn: str = "churn"
     event: str = "event"
@@ -46,7 +47,7 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "interactions": ((COLUMNS.user, COLUMNS.item), (COLUMNS.rating, COLUMNS.timestamp)),
     "transactions": (
         (COLUMNS.customer, COLUMNS.date, COLUMNS.amount),
-        (COLUMNS.quantity, COLUMNS.item, COLUMNS.order),
+        (COLUMNS.quantity, COLUMNS.price, COLUMNS.item, COLUMNS.order),
     ),
     "customers": ((COLUMNS.customer,), ()),
 }

@@ -1,10 +1,12 @@
 """Reading the user's own interactions, transactions and customer tables (CSV or Parquet).
 
-Files are mapped onto the canonical tables (:mod:`retaillab.data.schema`) with a
-``columns={canonical: theirs}`` dict, coerced, and validated with pandera. A problem raises one
-:class:`~retaillab.errors.DataError` naming the file, the column, up to five failing rows (by
+Files are read by :mod:`retaillab.data.reading` (every CSV column as text, with pyarrow), mapped
+onto the canonical tables (:mod:`retaillab.data.schema`) with a ``columns={canonical: theirs}``
+dict, coerced and checked. All the problems of a file are found in one pass and raised as one
+:class:`~retaillab.errors.DataError` naming the file, each column, up to five failing rows (by
 line number for CSV) and the fix. The reader builds a new frame and returns it only when every
-check passed, so nothing is ever half-loaded.
+check passed, so nothing is ever half-loaded; a :class:`~retaillab.data.quality.Quality`, if
+given, counts what was read and dropped.
 
 Example
 -------
@@ -14,15 +16,18 @@ Example
 
 from __future__ import annotations
 
-import csv
 import difflib
+import re
+import warnings
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from retaillab.data._checks import Checker
+from retaillab.data._checks import Checker, check_date_format
+from retaillab.data.quality import Quality
+from retaillab.data.reading import TEXT, Lines, read_table
 from retaillab.data.schema import COLUMNS as C
 from retaillab.data.schema import TABLES
 from retaillab.errors import DataError, ParameterError, check_choice
@@ -35,119 +40,53 @@ __all__ = [
 ]
 
 IdType = Literal["auto", "int", "str"]
-_CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".gz", ".bz2", ".zip", ".xz"}
-_PARQUET_SUFFIXES = {".parquet", ".pq"}
-_DELIMITERS = ",;\t|"
 _ALIASES = {"transactions": {"timestamp": C.date}}  # DESIGN's example maps "timestamp"
 _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "false", "no", "n", "f"}
+_PRICE_LIKE = re.compile(r"^(unit[ _]?)?price$|^price[ _]?(each|per[ _]?unit)$", re.I)
+_QUANTITY_LIKE = re.compile(r"^(qty|quantity|units?)$", re.I)
 
 
-def read_table(path: str | Path, *, sep: str | None = None
-               ) -> tuple[pd.DataFrame, np.ndarray | None]:
-    """Read a CSV or Parquet file as text-preserving columns, with each row's line number.
-
-    Line numbers (``None`` for Parquet) let errors point at the line to fix; blank lines are
-    dropped but counted.
-
-    ``sep=None`` sniffs the delimiter among ``, ; tab |``. An explicit ``sep`` that leaves the
-    whole header in one column, with another delimiter inside it, is reported as wrong.
-    """
-    path = Path(path)
-    if not path.exists():
-        near = difflib.get_close_matches(path.name, [p.name for p in path.parent.glob("*")]
-                                         if path.parent.is_dir() else [], n=1, cutoff=0.8)
-        hint = f"did you mean {str(path.parent / near[0])!r}?" if near else \
-            "check the path (it is read relative to the current directory)"
-        raise DataError("no such file", source=str(path), fix=hint)
-    if path.is_dir():
-        raise DataError("this is a folder, not a file", source=str(path),
-                        fix="give the path of a .csv or .parquet file inside it")
-    suffix = path.suffix.lower()
-    if suffix in _PARQUET_SUFFIXES:
-        try:
-            frame = pd.read_parquet(path)
-        except Exception as exc:  # pyarrow raises many types for a bad file
-            raise DataError(f"cannot be read as Parquet ({exc})", source=str(path),
-                            fix="check that the file is a complete Parquet file") from None
-        if frame.empty:
-            raise DataError("the file has no rows", source=str(path), fix="export the data again")
-        return frame, None
-    if suffix not in _CSV_SUFFIXES:
-        raise DataError(f"unknown file type {suffix!r}", source=str(path),
-                        fix="use a .csv (or .tsv/.txt, optionally compressed) or .parquet file")
-    if path.stat().st_size == 0:
-        raise DataError("the file is empty", source=str(path),
-                        fix="export the data again; the file has no header and no rows")
-    delimiter = sep if sep is not None else _sniff(path)
-    try:
-        frame = pd.read_csv(path, sep=delimiter, dtype=str, keep_default_na=False,
-                            na_values=["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None"],
-                            skipinitialspace=True, skip_blank_lines=False)
-    except pd.errors.EmptyDataError:
-        raise DataError("the file is empty", source=str(path),
-                        fix="export the data again; the file has no header and no rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot be parsed as delimited text: {exc}", source=str(path),
-                        fix="check the delimiter (sep) and the encoding (UTF-8)") from None
-    if frame.shape[1] == 1:
-        header = str(frame.columns[0])
-        other = next((d for d in _DELIMITERS if d != delimiter and d in header), None)
-        if other is not None:
-            shown = "tab" if other == "\t" else repr(other)
-            raise DataError(
-                f"every line was read as one column: the file looks separated by {shown}, "
-                f"not {delimiter!r}", source=str(path),
-                fix=f"pass sep={other!r} (CLI: --sep {other!r}), or leave sep unset to detect it")
-    filled = frame.notna().any(axis=1).to_numpy()
-    lines = np.flatnonzero(filled) + 2  # line 1 is the header
-    frame = frame[filled].reset_index(drop=True)
-    if frame.empty:
-        raise DataError("the file has a header but no rows", source=str(path),
-                        fix="export the data again")
-    return frame, lines
-
-
-def _sniff(path: Path) -> str:
-    import gzip
-
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    try:
-        with opener(path, "rt", newline="", encoding="utf-8", errors="replace") as fh:
-            head = fh.read(65536)
-    except OSError:
-        return ","
-    try:
-        return csv.Sniffer().sniff(head, delimiters=_DELIMITERS).delimiter
-    except csv.Error:
-        return ","
-
-
-def _mapped(frame: pd.DataFrame, kind: str, columns: dict[str, str] | None,
-            source: str) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Rename the user's columns to canonical names; fail on missing required ones."""
-    required, optional = TABLES[kind]
-    known = (*required, *optional)
-    mapping = {}
+def _mapped(frame: pd.DataFrame, kind: str, columns: dict[str, str] | None, source: str,
+            required: tuple[str, ...] | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Rename the user's columns to canonical names; every missing one is in one error."""
+    default_required, optional = TABLES[kind]
+    required = default_required if required is None else required
+    known = tuple(dict.fromkeys((*default_required, *optional)))
+    if columns is not None and not isinstance(columns, dict):
+        raise ParameterError("columns", "a dict {canonical: your column}", columns)
+    mapping: dict[str, str] = {}
     for key, theirs in (columns or {}).items():
         key = _ALIASES.get(kind, {}).get(key, key)
         if kind != "customers" and key not in known:
             raise ParameterError(f"columns key {key!r}", "one of " + ", ".join(known), key)
+        if not isinstance(theirs, str) or not theirs:
+            raise ParameterError(f"columns[{key!r}]", "the name of one of your columns", theirs)
         mapping[key] = theirs
+    twice = {theirs for theirs in mapping.values() if list(mapping.values()).count(theirs) > 1}
+    if twice:
+        name = sorted(twice)[0]
+        keys = [k for k, v in mapping.items() if v == name]
+        raise ParameterError("columns", f"one canonical name per column; {name!r} is mapped to "
+                             f"{' and '.join(map(repr, keys))}", columns)
     present = [str(c) for c in frame.columns]
     asked = set(mapping)  # every column the user named must exist, optional or not
+    if (kind == "transactions" and C.date not in mapping and C.date not in present
+            and C.timestamp in present):
+        mapping[C.date] = C.timestamp  # a file whose date column is called timestamp
     for col in known if kind != "customers" else required:
         mapping.setdefault(col, col)
-    for col in [*required, *(c for c in mapping if c in asked and c not in required)]:
-        theirs = mapping[col]
-        if theirs not in present:
-            near = difflib.get_close_matches(theirs, present, n=1, cutoff=0.5)
-            hint = f"is it {near[0]!r}? " if near else ""
-            raise DataError(
-                f"no column {theirs!r} for {col!r}; the columns are "
-                f"{', '.join(map(repr, present))}", source=source, column=col,
-                fix=f"{hint}pass columns={{{col!r}: '<your column>'}} "
-                    f"(CLI: --columns {col}=<your column>)")
+    wanted = [*required, *(c for c in mapping if c in asked and c not in required)]
+    missing = [col for col in wanted if mapping[col] not in present]
+    if missing:
+        listed = ", ".join(f"{mapping[col]!r} for {col!r}" for col in missing)
+        hints = [h for h in (_hint(col, mapping[col], present, mapping) for col in missing) if h]
+        flag = ",".join(f"{col}=<your column>" for col in missing)
+        raise DataError(
+            f"no column {listed}; the columns are {', '.join(map(repr, present))}",
+            source=source, column=missing[0],
+            fix=" ".join(hints) + (" " if hints else "") + "pass columns={" + ", ".join(
+                f"{col!r}: '<your column>'" for col in missing) + f"}} (CLI: --columns {flag})")
     renames = {theirs: col for col, theirs in mapping.items() if theirs in present}
     clash = [c for c in renames.values() if c in present and c not in renames]
     if clash:
@@ -157,54 +96,80 @@ def _mapped(frame: pd.DataFrame, kind: str, columns: dict[str, str] | None,
     return frame.rename(columns=renames), {c: mapping[c] for c in renames.values()}
 
 
-def _finish(frame: pd.DataFrame, checker: Checker, schema_checks: list,
-            unique: list[str] | None, dup_what: str, dup_fix: str) -> pd.DataFrame:
-    """Run the pandera schema; translate its first failure into one DataError."""
-    import pandera.pandas as pa
-
-    schema = pa.DataFrameSchema(
-        {col: pa.Column(checks=[pa.Check(fn, name=msg)]) for col, fn, msg, _ in schema_checks},
-        unique=unique, report_duplicates="exclude_first")
-    fixes = {msg: fix for _, _, msg, fix in schema_checks}
-    try:
-        schema.validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as err:
-        cases = err.failure_cases.dropna(subset=["index"])
-        if cases.empty:  # a schema-level failure with no rows to show
-            raise DataError(str(err).splitlines()[0], source=checker.source,
-                            fix="check the table against the canonical schema") from None
-        first = cases.iloc[0]
-        group = cases[(cases["check"] == first["check"])]
-        mask = np.zeros(len(frame), bool)
-        mask[group["index"].astype("int64").unique()] = True
-        if "uniqueness" in str(first["check"]):
-            raise checker.fail(None, f"{mask.sum():,} {dup_what}", mask, dup_fix,
-                               list(frame.columns)) from None
-        col = str(first["column"])
-        raise checker.fail(col, f"{mask.sum():,} {first['check']}", mask,
-                           fixes.get(first["check"], "fix those rows"), [col]) from None
-    return frame
+def _hint(col: str, theirs: str, present: list[str], mapping: dict[str, str]) -> str:
+    """A plausible column for ``col``: a near spelling, or quantity x price for amounts."""
+    if col == C.amount:
+        qty = mapping.get(C.quantity) if mapping.get(C.quantity) in present else next(
+            (c for c in present if _QUANTITY_LIKE.match(c)), None)
+        price = next((c for c in present if _PRICE_LIKE.match(c)), None)
+        if qty and price:
+            cols = {**({C.quantity: qty} if qty != C.quantity else {}),
+                    **({C.price: price} if price != C.price else {})}
+            return (f"the file has quantities ({qty!r}) and unit prices ({price!r}): pass "
+                    f"amount='quantity*price' with columns={cols} (CLI: --amount "
+                    "quantity*price); or")
+    lower = {c.lower(): c for c in present}
+    near = difflib.get_close_matches(theirs.lower(), list(lower), n=1, cutoff=0.8)
+    return f"is it {lower[near[0]]!r}? or" if near else ""
 
 
-def _prepare(data: pd.DataFrame | str | Path, kind: str, columns: dict[str, str] | None,
-             sep: str | None, source: str | None, id_type: str) -> tuple[pd.DataFrame, Checker]:
+def _start(data: pd.DataFrame | str | Path, kind: str, columns: dict[str, str] | None,
+           sep: str | None, source: str | None, id_type: str, encoding: str | None,
+           quality: Quality | None, required: tuple[str, ...] | None = None
+           ) -> tuple[pd.DataFrame, Checker]:
+    """Read (or take) the table, map its columns and start its checks; fill ``quality``."""
     check_choice("id_type", id_type, ("auto", "int", "str"))
     if isinstance(data, pd.DataFrame):
-        raw, lines, source = data, None, source or f"{kind} DataFrame"
+        raw, lines, source = data, Lines(None), source or f"{kind} DataFrame"
         if raw.empty:
             raise DataError("the table has no rows", source=source, fix="pass a non-empty table")
     else:
-        raw, lines = read_table(data, sep=sep)
+        raw, lines = read_table(data, sep=sep, encoding=encoding)
         source = source or str(data)
-    frame, names = _mapped(raw.reset_index(drop=True), kind, columns, source)
+    if quality is not None:
+        quality.source = quality.source or source
+        quality.kind = quality.kind or kind
+        quality.rows_read = len(raw)
+    frame, names = _mapped(raw.reset_index(drop=True), kind, columns, source, required)
     return frame, Checker(frame, source, names, lines)
+
+
+def _check_common(missing_ids: str, dayfirst: bool | None, date_format: str | None) -> None:
+    check_choice("missing_ids", missing_ids, ("error", "drop"))
+    check_choice("dayfirst", dayfirst, (None, True, False))
+    check_date_format(date_format)
+
+
+def _value_check(chk: Checker, frame: pd.DataFrame, col: str, bad: np.ndarray, what: str,
+                 fix: str) -> None:
+    if bad.any():
+        chk.problems.append(chk.fail(col, f"{bad.sum():,} {what}", bad, fix, [col], frame))
+
+
+def _duplicates(chk: Checker, frame: pd.DataFrame, key: list[str], mode: str, what: str,
+                fix: str, quality: Quality | None) -> pd.DataFrame:
+    """Repeated rows (on ``key``): an error (``mode="error"``), dropped, or kept."""
+    if mode in ("error", "drop", "first", "last"):
+        repeat = frame.duplicated(key, keep="last" if mode == "last" else "first").to_numpy()
+        if mode == "error":
+            if repeat.any():
+                chk.problems.append(chk.fail(None, f"{repeat.sum():,} {what}", repeat, fix,
+                                             list(frame.columns), frame))
+            return frame
+        if quality is not None:
+            quality.drop("duplicates", int(repeat.sum()))
+        if repeat.any():
+            chk.drop(repeat)
+            return frame[~repeat].reset_index(drop=True)
+    return frame
 
 
 def read_interactions(
     data: pd.DataFrame | str | Path, *, columns: dict[str, str] | None = None,
     sep: str | None = None, rating_scale: tuple[float, float] | None = None,
     id_type: IdType = "auto", duplicates: str = "error", date_format: str | None = None,
-    source: str | None = None,
+    dayfirst: bool | None = None, encoding: str | None = None, missing_ids: str = "error",
+    source: str | None = None, quality: Quality | None = None,
 ) -> pd.DataFrame:
     """Check and coerce an interactions table: user, item, rating?, timestamp?.
 
@@ -217,97 +182,176 @@ def read_interactions(
     rating_scale
         ``(low, high)``: ratings outside it are an error. ``None`` only requires numbers.
     id_type
-        ``"auto"`` (integers if every id is one, else text; a mix is an error), ``"int"`` or
-        ``"str"``.
+        ``"auto"`` (integers if every id is one, else all text: ``85123A`` is a code),
+        ``"int"`` or ``"str"``.
     duplicates
         A repeated (user, item[, timestamp]) is an ``"error"``, or keep its ``"first"`` or
         ``"last"`` row.
     date_format
         strftime format of text timestamps; numbers are read as Unix seconds.
+    dayfirst
+        For dates like 05/01/2020: ``True`` (5 January), ``False`` (May 1). ``None`` takes the
+        order the unambiguous dates show, and refuses a column where none is.
+    encoding
+        The file's text encoding, e.g. ``"cp1252"``; ``None``: UTF-8 or what its byte-order
+        mark says.
+    missing_ids
+        Rows without an id are an ``"error"``, or ``"drop"`` them (counted in ``quality``).
+    quality
+        Filled with the counts of what was read and dropped (:class:`Quality`).
 
     Returns
     -------
     A new DataFrame with canonical columns first, then the file's other columns.
     """
     check_choice("duplicates", duplicates, ("error", "first", "last"))
-    frame, chk = _prepare(data, "interactions", columns, sep, source, id_type)
+    _check_common(missing_ids, dayfirst, date_format)
+    frame, chk = _start(data, "interactions", columns, sep, source, id_type, encoding, quality)
+    chk.missing_ids([C.user, C.item], missing_ids, quality)
     out = {C.user: chk.ids(C.user, id_type), C.item: chk.ids(C.item, id_type)}
-    if C.rating in frame.columns:
+    if C.rating in chk.frame.columns:
         out[C.rating] = chk.numbers(C.rating)
-    if C.timestamp in frame.columns:
-        out[C.timestamp] = chk.dates(C.timestamp, date_format, unix=True)
-    frame = frame.assign(**out)
-    checks = []
+    if C.timestamp in chk.frame.columns:
+        out[C.timestamp] = chk.dates(C.timestamp, date_format, unix=True, dayfirst=dayfirst)
+    chk.raise_problems()
+    frame = chk.frame.assign(**out)
     if rating_scale is not None and C.rating in frame.columns:
         try:
             lo, hi = (float(x) for x in rating_scale)
         except (TypeError, ValueError):
             raise ParameterError("rating_scale", "(low, high) numbers", rating_scale) from None
-        checks.append((C.rating, lambda s: s.between(lo, hi),
-                       f"ratings are outside the scale {lo:g} to {hi:g}",
-                       "check that the rating column is mapped, or pass the scale your data "
-                       "uses (CLI: --rating-scale LOW,HIGH)"))
+        _value_check(chk, frame, C.rating, ~frame[C.rating].between(lo, hi).to_numpy(),
+                     f"ratings are outside the scale {lo:g} to {hi:g}",
+                     "check that the rating column is mapped, or pass the scale your data "
+                     "uses (CLI: --rating-scale LOW,HIGH)")
     key = [C.user, C.item] + ([C.timestamp] if C.timestamp in frame.columns else [])
-    frame = _finish(frame, chk, checks, key if duplicates == "error" else None,
-                    f"rows repeat a ({', '.join(key)}) seen earlier",
-                    "drop the repeats, or pass duplicates='first' or 'last' "
-                    "(CLI: --duplicates last)")
-    if duplicates != "error":
-        frame = frame.drop_duplicates(key, keep=duplicates).reset_index(drop=True)
-    return _order(frame, "interactions")
+    frame = _duplicates(chk, frame, key, duplicates,
+                        f"rows repeat a ({', '.join(key)}) seen earlier",
+                        "drop the repeats, or pass duplicates='first' or 'last' "
+                        "(CLI: --duplicates last)", quality)
+    chk.raise_problems()
+    return _done(_order(frame, "interactions"), quality)
 
 
 def read_transactions(
     data: pd.DataFrame | str | Path, *, columns: dict[str, str] | None = None,
     sep: str | None = None, id_type: IdType = "auto", duplicates: str = "keep",
-    date_format: str | None = None, source: str | None = None,
+    date_format: str | None = None, dayfirst: bool | None = None, encoding: str | None = None,
+    missing_ids: str = "error", amount: str = "column", returns: str = "error",
+    cancelled: str | None = None, source: str | None = None, quality: Quality | None = None,
 ) -> pd.DataFrame:
-    """Check and coerce a transactions table: customer, date, amount, quantity?, item?, order?.
+    """Check and coerce a transactions table: customer, date, amount, quantity?, price?,
+    item?, order?.
 
-    Amounts must be non-negative (refunds are not purchases) and quantities at least 1.
-    Identical rows are kept by default (two equal purchases on one day happen: CDNOW has 255);
-    ``duplicates="error"`` or ``"drop"`` changes that. ``columns`` may say ``"timestamp"`` for
-    ``"date"``. Other parameters as in :func:`read_interactions`.
+    Amounts must be non-negative (refunds are not purchases) and quantities at least 1, unless
+    ``returns`` says what to do with return lines. Identical rows are kept by default (two equal
+    purchases on one day happen: CDNOW has 255); ``duplicates="error"`` or ``"drop"`` changes
+    that. ``columns`` may say ``"timestamp"`` for ``"date"``, and a file whose date column is
+    called ``timestamp`` is read as such.
+
+    ``amount="quantity*price"`` computes the amount of each line from ``quantity`` and
+    ``price`` (then required); ``returns="drop"`` or ``"net"`` removes return lines or nets them
+    against the purchases they undo, and ``cancelled="C"`` marks the orders whose id starts with
+    it as cancellations (:func:`retaillab.data.prepare.prepare_transactions`, which counts into
+    ``quality``). Other parameters as in :func:`read_interactions`.
     """
     check_choice("duplicates", duplicates, ("keep", "error", "drop"))
-    frame, chk = _prepare(data, "transactions", columns, sep, source, id_type)
-    out = {C.customer: chk.ids(C.customer, id_type), C.date: chk.dates(C.date, date_format,
-                                                                        unix=False),
-           C.amount: chk.numbers(C.amount)}
-    if C.quantity in frame.columns:
+    check_choice("amount", amount, ("column", "quantity*price"))
+    check_choice("returns", returns, ("error", "drop", "net"))
+    if cancelled is not None and (not isinstance(cancelled, str) or not cancelled):
+        raise ParameterError("cancelled", "the prefix of cancelled orders' ids, e.g. 'C'",
+                             cancelled)
+    _check_common(missing_ids, dayfirst, date_format)
+    from_price = amount == "quantity*price"
+    required = (C.customer, C.date) + ((C.quantity, C.price) if from_price else (C.amount,))
+    frame, chk = _start(data, "transactions", columns, sep, source, id_type, encoding, quality,
+                        required)
+    _unit_price_warning(chk, from_price)
+    id_cols = [c for c in (C.customer, C.item, C.order) if c in chk.frame.columns]
+    chk.missing_ids(id_cols, missing_ids, quality)
+    out = {C.customer: chk.ids(C.customer, id_type),
+           C.date: chk.dates(C.date, date_format, unix=False, dayfirst=dayfirst)}
+    if C.amount in chk.frame.columns and not from_price:
+        out[C.amount] = chk.numbers(C.amount)
+    if C.quantity in chk.frame.columns:
         out[C.quantity] = chk.numbers(C.quantity, integer=True)
+    if C.price in chk.frame.columns:
+        out[C.price] = chk.numbers(C.price)
     for col in (C.item, C.order):
-        if col in frame.columns:
+        if col in chk.frame.columns:
             out[col] = chk.ids(col, id_type)
-    frame = frame.assign(**out)
-    checks = [(C.amount, lambda s: s >= 0, "amounts are negative",
-               "remove refunds and returns, or net them against their orders, then load again")]
+    chk.raise_problems()
+    frame = chk.frame.assign(**out)
+    if from_price and C.amount in frame.columns:
+        frame = frame.drop(columns=[C.amount])  # computed below, not the file's own
+    if from_price or returns != "error" or cancelled is not None:
+        frame = _prepared(chk, frame, amount, returns, cancelled, quality)
+    frame = _order(frame, "transactions")
+    _value_check(chk, frame, C.amount, (frame[C.amount] < 0).to_numpy(), "amounts are negative",
+                 "remove refunds and returns, or net them against their orders, then load "
+                 "again (returns='drop' or 'net'; CLI: --returns drop|net)")
     if C.quantity in frame.columns:
-        checks.append((C.quantity, lambda s: s >= 1, "quantities are below 1",
-                       "drop zero-quantity and return lines"))
-    unique = list(frame.columns) if duplicates == "error" else None
-    frame = _finish(frame, chk, checks, unique, "rows are exact copies of an earlier row",
-                    "drop the copies, or pass duplicates='keep' if they are real")
-    if duplicates == "drop":
-        frame = frame.drop_duplicates().reset_index(drop=True)
-    return _order(frame, "transactions")
+        _value_check(chk, frame, C.quantity, (frame[C.quantity] < 1).to_numpy(),
+                     "quantities are below 1", "drop zero-quantity and return lines "
+                     "(returns='drop' or 'net'; CLI: --returns drop|net)")
+    frame = _duplicates(chk, frame, list(frame.columns),
+                        {"keep": "keep", "error": "error", "drop": "drop"}[duplicates],
+                        "rows are exact copies of an earlier row",
+                        "drop the copies, or pass duplicates='keep' if they are real", quality)
+    chk.raise_problems()
+    return _done(frame, quality)
+
+
+def _unit_price_warning(chk: Checker, from_price: bool) -> None:
+    theirs = chk.names.get(C.amount, C.amount)
+    if (not from_price and C.amount in chk.frame.columns and _PRICE_LIKE.match(theirs)
+            and C.quantity in chk.frame.columns):
+        warnings.warn(
+            f"{chk.source}: amount is mapped to {theirs!r}, which looks like a unit price, and "
+            "the file has quantities: pass amount='quantity*price' with columns={'price': "
+            f"{theirs!r}}} (CLI: --amount quantity*price) if each line's amount is quantity x "
+            "price", UserWarning, stacklevel=3)
+
+
+_ROW = "__retaillab_row"
+
+
+def _prepared(chk: Checker, frame: pd.DataFrame, amount: str, returns: str,
+              cancelled: str | None, quality: Quality | None) -> pd.DataFrame:
+    """Amounts from prices, returns and cancellations, keeping each row's way to its line."""
+    from retaillab.data.prepare import prepare_transactions
+
+    frame = frame.assign(**{_ROW: np.arange(len(frame))})
+    out = prepare_transactions(frame, amount=amount, returns=returns, cancelled=cancelled,
+                               quality=quality, source=chk.source)
+    if _ROW in out.columns:
+        kept = out[_ROW].to_numpy()
+        current = np.arange(len(chk.frame)) if chk.positions is None else chk.positions
+        chk.positions = current[kept]
+        chk.frame = chk.frame.iloc[kept].reset_index(drop=True)
+        out = out.drop(columns=[_ROW]).reset_index(drop=True)
+    return out
 
 
 def read_customers(
     data: pd.DataFrame | str | Path, *, columns: dict[str, str] | None = None,
     target: str | None = None, sep: str | None = None, id_type: IdType = "auto",
-    source: str | None = None,
+    encoding: str | None = None, missing_ids: str = "error", source: str | None = None,
+    quality: Quality | None = None,
 ) -> pd.DataFrame:
     """Check and coerce a customer table: customer, features..., and an optional binary target.
 
     Text features become categoricals and numeric text becomes numbers. ``target`` names the
     label column (after mapping); its values must be two-valued (1/0, true/false, yes/no) and
-    become bool, placed last.
+    become bool, placed last. Other parameters as in :func:`read_interactions`.
     """
-    frame, chk = _prepare(data, "customers", columns, sep, source, id_type)
+    _check_common(missing_ids, None, None)
+    frame, chk = _start(data, "customers", columns, sep, source, id_type, encoding, quality)
     if target is not None and target not in frame.columns:
         raise DataError(f"no target column {target!r}", source=chk.source, column=target,
                         fix="pass target=<your label column> (CLI: --target NAME)")
+    chk.missing_ids([C.customer], missing_ids, quality)
+    frame = chk.frame
     out = {C.customer: chk.ids(C.customer, id_type)}
     for col in frame.columns:
         if col in (C.customer, target):
@@ -316,28 +360,37 @@ def read_customers(
         if values.dtype.kind in "OUT" or pd.api.types.is_string_dtype(values):
             as_num = pd.to_numeric(values, errors="coerce")
             numeric = (as_num.notna() | values.isna()).all() and as_num.notna().any()
-            coded = values.astype("string").str.fullmatch(r"0\d+").any()  # zip codes, not numbers
+            coded = values.astype(TEXT).str.fullmatch(r"0\d+").any()  # zip codes, not numbers
             out[col] = as_num if numeric and not coded else values.astype("category")
     if target is not None:
         out[target] = _binary(chk, target)
+    chk.raise_problems()
     frame = frame.assign(**out)
     if target is not None:
         frame = frame[[c for c in frame.columns if c != target] + [target]]
-    return _order(_finish(frame, chk, [], [C.customer], "rows repeat a customer id seen earlier",
-                          "keep one row per customer (aggregate or drop the repeats)"),
-                  "customers")
+    frame = _duplicates(chk, frame, [C.customer], "error", "rows repeat a customer id seen "
+                        "earlier", "keep one row per customer (aggregate or drop the repeats)",
+                        quality)
+    chk.raise_problems()
+    return _done(_order(frame, "customers"), quality)
+
+
+def _done(frame: pd.DataFrame, quality: Quality | None) -> pd.DataFrame:
+    if quality is not None:
+        quality.finish(frame)
+    return frame
 
 
 def _binary(chk: Checker, col: str) -> pd.Series:
     values = chk.frame[col]
     if values.dtype.kind == "b":
         return values
-    text = values.astype("string").str.strip().str.lower()
+    text = values.astype(TEXT).str.strip().str.lower()
     text = text.str.replace(r"\.0$", "", regex=True)
     bad = ~(text.isin(_TRUE | _FALSE)).fillna(False).to_numpy()
     if bad.any():
-        raise chk.fail(col, "the target must be binary (1/0, true/false, yes/no)", bad,
-                       "recode the target to two values, or name the right column", [col])
+        chk.report(col, "the target must be binary (1/0, true/false, yes/no)", bad,
+                   "recode the target to two values, or name the right column")
     return text.isin(_TRUE).astype(bool)
 
 
