@@ -8,7 +8,9 @@
 
 from retaillab.recsys._base import Recommender
 from retaillab.recsys.features import item_features
+from retaillab.recsys.feedback import from_transactions
 from retaillab.recsys.ranking import TIE_BREAK
 from retaillab.recsys.registry import available, create, model_class
 
-__all__ = ["TIE_BREAK", "Recommender", "available", "create", "item_features", "model_class"]
+__all__ = ["TIE_BREAK", "Recommender", "available", "create", "from_transactions",
+           "item_features", "model_class"]

@@ -12,6 +12,12 @@ Rating models also implement ``_predict(users, items)`` (codes, ``-1`` for unkno
 batching and the cold-start fallback: a user unseen in training gets the most popular items,
 flagged ``fallback=True`` in the result (as Surprise flags ``was_impossible``), never a crash.
 
+Ids passed in are matched in the type the model learned (:mod:`retaillab.recsys._ids`): the
+integer 28 matches a learned text id ``"28"`` (never ``"000028"``), the text ``"28"`` a learned
+integer 28. Unknown ids are counted in one :class:`~retaillab.errors.UnknownIdsWarning` per
+call; when no id passed is known and they are of another type than the learned ids, that is a
+:class:`~retaillab.errors.DataError`, not a batch of cold starts.
+
 Every list is ordered by the one rule of :mod:`retaillab.recsys.ranking`: higher score, then
 higher training popularity, then smaller item id. So the fallback list is exactly the
 most-popular list, and equal scores never make the lists depend on row order or batch size.
@@ -28,6 +34,7 @@ from sklearn.base import BaseEstimator
 
 from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import DataError, NotFittedError, ParameterError, failing_rows
+from retaillab.recsys._ids import Lookup, codes_of, report_unknown
 from retaillab.recsys.ranking import tie_order, top_k
 
 RECOMMENDATION_COLUMNS = [C.user, C.item, "score", "rank", "fallback"]
@@ -57,6 +64,15 @@ class Recommender(BaseEstimator):
         raise NotImplementedError
 
     # -- shared -------------------------------------------------------------------------
+    @classmethod
+    def cannot_fit(cls, params: dict, columns: list, items: pd.DataFrame | None) -> str | None:
+        """Why this model cannot be fitted on interactions with ``columns`` (and the item
+        table ``items``, possibly None) with hyperparameters ``params``, or None when it can:
+        what :func:`retaillab.recsys.compare.compare` checks before skipping a model."""
+        if cls.needs_ratings and C.rating not in columns:
+            return "it needs ratings and the interactions have no 'rating' column"
+        return None
+
     def fit(self, train: pd.DataFrame) -> Recommender:
         """Learn from interactions (``user``, ``item``, and ``rating`` for rating models).
 
@@ -90,7 +106,10 @@ class Recommender(BaseEstimator):
     def recommend(self, users: Iterable, k: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
         """Top-``k`` items for each user: a DataFrame user, item, score, rank, fallback.
 
-        Users unseen in training get the most popular items (``fallback=True``). With
+        Users unseen in training get the most popular items (``fallback=True``), counted in
+        one :class:`~retaillab.errors.UnknownIdsWarning`; ids are matched in the type the
+        model learned (28 matches ``"28"``, never ``"000028"``), and ids of which none is known
+        and whose type differs from the learned ids' raise a :class:`DataError`. With
         ``exclude_seen`` a user's training items are never recommended. A user may get fewer
         than ``k`` rows when fewer unseen items exist. Equal scores are ordered by higher
         training popularity, then smaller item id (:mod:`retaillab.recsys.ranking`).
@@ -99,7 +118,9 @@ class Recommender(BaseEstimator):
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
             raise ParameterError("k", "a positive integer", k)
         wanted = pd.Index(list(users)).drop_duplicates()
-        codes = self.users_.get_indexer(wanted)
+        codes = codes_of(self.users_, wanted)
+        report_unknown(type(self).__name__, [Lookup.of("user", self.users_, wanted, codes)],
+                       "they get the most popular items (fallback=True)")
         parts = []
         known = np.flatnonzero(codes >= 0)
         for start in range(0, len(known), self.batch_size):
@@ -123,15 +144,19 @@ class Recommender(BaseEstimator):
         """Predicted ratings for (user, item) rows, aligned with ``pairs``.
 
         Pairs with a user or item unseen in training get the training mean rating, flagged
-        ``fallback=True``.
+        ``fallback=True`` and counted in one :class:`~retaillab.errors.UnknownIdsWarning`. Ids
+        are matched in the type the model learned, as in :meth:`recommend`.
         """
         if not self.predicts_ratings:
             raise ParameterError(f"{type(self).__name__}.predict", "a rating model "
                                  "(this one only ranks; use recommend)", "called")
         self._check_fitted()
         _check_interactions(pairs, "pairs", needs_ratings=False)
-        users = self.users_.get_indexer(pairs[C.user])
-        items = self.items_.get_indexer(pairs[C.item])
+        users, user_lookup = _row_codes(self.users_, pairs[C.user], "user")
+        items, item_lookup = _row_codes(self.items_, pairs[C.item], "item")
+        report_unknown(type(self).__name__, [user_lookup, item_lookup],
+                       f"{int(((users < 0) | (items < 0)).sum()):,} of {len(pairs):,} pairs get "
+                       "the training mean rating (fallback=True)")
         prediction = np.asarray(self._predict(users, items), dtype=np.float64)
         fallback = (users < 0) | (items < 0)
         return pd.DataFrame({C.user: pairs[C.user].to_numpy(), C.item: pairs[C.item].to_numpy(),
@@ -155,6 +180,13 @@ class Recommender(BaseEstimator):
             "rank": rank[keep],
             "fallback": np.full(int(keep.sum()), fallback),
         })
+
+
+def _row_codes(learned: pd.Index, column: pd.Series, what: str) -> tuple[np.ndarray, Lookup]:
+    """Each row's position in ``learned`` (``-1``: unknown) and the lookup of its distinct ids."""
+    distinct = pd.Index(pd.unique(column))
+    found = codes_of(learned, distinct)
+    return found[distinct.get_indexer(column)], Lookup.of(what, learned, distinct, found)
 
 
 def _check_interactions(frame: object, source: str, needs_ratings: bool) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -17,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from retaillab.data.schema import COLUMNS as C
-from retaillab.errors import ParameterError
+from retaillab.errors import DataError, ParameterError, UnknownIdsWarning
+from retaillab.recsys._ids import check_same_type
 from retaillab.recsys.features import has_features, item_features
 
 TIMINGS = ("fit_seconds", "recommend_seconds", "predict_seconds")
@@ -31,6 +33,8 @@ class Comparison:
     (model, metric, mean, low, high) with 95% intervals over users (one split) or folds.
     ``per_user``: per model, the per-user ranking metrics of every fold, for paired tests.
     ``recommendations``: per model, the last fold's top-k lists. ``folds``: the splits used.
+    ``skipped``: the models that could not run on this data, name -> why (e.g. content-based
+    without item attributes, rating models without ratings), also told in one warning.
     """
 
     summary: pd.DataFrame
@@ -38,6 +42,7 @@ class Comparison:
     per_user: dict[str, pd.DataFrame] = field(default_factory=dict)
     recommendations: dict[str, pd.DataFrame] = field(default_factory=dict)
     folds: list[tuple[pd.DataFrame, pd.DataFrame]] = field(default_factory=list, repr=False)
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def most_recommended(self, top: int = 5, names: pd.Series | None = None) -> pd.DataFrame:
         """Per model, the ``top`` items in the most users' lists (last fold): what a model
@@ -65,6 +70,8 @@ class Comparison:
         columns = ["model", "rank", C.item, "users", "share"]
         table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
         if names is not None:
+            check_same_type(table[C.item], names.index, key=C.item,
+                            left_name="the recommendations", right_name="names")
             table.insert(3, "name", names.reindex(table[C.item]).to_numpy())
         return table
 
@@ -142,9 +149,13 @@ def compare(interactions: pd.DataFrame, algorithms: Sequence[str] | Mapping[str,
     n_users
         Evaluate on a seeded sample of this many users (0: all).
     items
-        The item table: given to content-based and bought-together models; its attributes,
-        encoded by :func:`retaillab.recsys.features.item_features` (the encoding the
-        content-based model uses), feed intra-list diversity.
+        The item table, optional (an order log has none): given to content-based and
+        bought-together models; its attributes, encoded by
+        :func:`retaillab.recsys.features.item_features` (the encoding the content-based model
+        uses), feed intra-list diversity. Models that cannot run on the data (content-based
+        without item attributes, rating models without a ``rating`` column) are skipped with
+        one warning and listed in :attr:`Comparison.skipped`; that every model is skipped is
+        a :class:`DataError`. Its item ids must be of the interactions' type.
     threshold
         Only test ratings at or above it count as relevant (None: every test row does).
     run
@@ -161,10 +172,28 @@ def compare(interactions: pd.DataFrame, algorithms: Sequence[str] | Mapping[str,
         a: dict(p or {}) for a, p in algorithms.items()}
     if not specs:
         raise ParameterError("algorithms", "at least one name from recsys.available()", "none")
+    if items is not None:
+        if not isinstance(items, pd.DataFrame) or C.item not in items.columns:
+            raise ParameterError("items", "a DataFrame with an 'item' column, or None",
+                                 type(items).__name__)
+        if C.item in interactions.columns:
+            check_same_type(interactions[C.item], items[C.item], key=C.item,
+                            left_name="interactions", right_name="items")
+    skipped = {name: why for name in specs if (why := _cannot_run(
+        name, specs[name], interactions, items)) is not None}
+    if skipped:
+        warnings.warn("recsys.compare skips " + "; ".join(
+            f"{name}: {why}" for name, why in skipped.items()), UserWarning, stacklevel=2)
+        specs = {name: params for name, params in specs.items() if name not in skipped}
+        if not specs:
+            raise DataError("no model can run on this data: " + "; ".join(
+                f"{name} {why}" for name, why in skipped.items()), source="recsys.compare",
+                fix="add models that need neither, e.g. most_popular, item_knn, ease, als")
     frame = sample_users(interactions, n_users, seed)
     splits = list(folds(frame, split=split, ratio=ratio, seed=seed, n_folds=n_folds))
     for fold, (train, test) in enumerate(splits):
         check_overlap(train, test, source=f"fold {fold}")
+    _warn_cold_users(splits)
     # one encoding of the items for the content model (built from ``items`` in fit) and for
     # intra-list diversity: recsys.features.item_features at its defaults
     features = item_features(items) if items is not None and has_features(items) else None
@@ -178,7 +207,28 @@ def compare(interactions: pd.DataFrame, algorithms: Sequence[str] | Mapping[str,
             intervals.extend(spread)
             bar.finished()
     summary = pd.DataFrame(rows).set_index("model")
-    return Comparison(summary, pd.DataFrame(intervals), per_user, recs_by_model, splits)
+    return Comparison(summary, pd.DataFrame(intervals), per_user, recs_by_model, splits,
+                      skipped)
+
+
+def _cannot_run(name: str, params: Mapping[str, Any], interactions: pd.DataFrame,
+                items: pd.DataFrame | None) -> str | None:
+    """Why model ``name`` cannot be fitted on ``interactions`` (and ``items``), or None."""
+    from retaillab.recsys.registry import model_class
+
+    return model_class(name).cannot_fit(params, list(interactions.columns), items)
+
+
+def _warn_cold_users(splits: list) -> None:
+    """One warning for the test users absent from their fold's training set: every model
+    serves them its most-popular fallback (the models' own per-call warnings are muted)."""
+    cold = [(int((~pd.Index(test[C.user].unique()).isin(train[C.user].unique())).sum()),
+             test[C.user].nunique()) for train, test in splits]
+    if any(n for n, _ in cold):
+        counts = ", ".join(f"{n:,} of {m:,}" for n, m in cold)
+        warnings.warn(f"recsys.compare: test users absent from training ({counts} per fold) "
+                      "get every model's most-popular fallback, and count in the metrics",
+                      UnknownIdsWarning, stacklevel=3)
 
 
 def _one_model(name: str, params: Mapping[str, Any], splits: list, *, k: int,
@@ -260,7 +310,9 @@ def _evaluate(name, params, train, test, *, k, items, features, threshold, stage
     users = test[C.user].unique()
     stage("recommending")
     start = time.perf_counter()
-    recs = model.recommend(users, k=k)
+    with warnings.catch_warnings():  # compare tells of cold users once (_warn_cold_users)
+        warnings.simplefilter("ignore", UnknownIdsWarning)
+        recs = model.recommend(users, k=k)
     recommend_seconds = time.perf_counter() - start
     stage("scoring")
     per_user = metrics.ranking_per_user(recs, test, k, threshold=threshold)
@@ -274,7 +326,9 @@ def _evaluate(name, params, train, test, *, k, items, features, threshold, stage
     if model.predicts_ratings and C.rating in test.columns:
         stage("predicting ratings")
         start = time.perf_counter()
-        predictions = model.predict(test)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnknownIdsWarning)
+            predictions = model.predict(test)
         row["predict_seconds"] = time.perf_counter() - start
         row.update(metrics.rating(predictions, test))
     return row, per_user, recs

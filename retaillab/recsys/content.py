@@ -32,6 +32,7 @@ from scipy import sparse
 from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import DataError, ParameterError, check_choice
 from retaillab.recsys._base import Recommender
+from retaillab.recsys._ids import check_same_type
 from retaillab.recsys.features import DEFAULT_FEATURES, item_features
 
 PROFILES: tuple[str, ...] = ("auto", "mean", "rating")
@@ -82,6 +83,24 @@ class ContentBased(Recommender):
 
     def __repr__(self, N_CHAR_MAX: int = 700) -> str:
         return _repr_with_tables(self)
+
+    @classmethod
+    def cannot_fit(cls, params: dict, columns: list, items: pd.DataFrame | None) -> str | None:
+        """Without item attributes (no item table with attribute columns, and none in the
+        interactions) there is nothing to compare items by."""
+        table = params.get("items", items)
+        features = params.get("features")
+        have = list(columns) if table is None else list(table.columns)
+        wanted = list(features) if features is not None and not isinstance(features, str) \
+            else [c for c in DEFAULT_FEATURES if c in have]
+        missing = [c for c in wanted if c not in have]
+        if wanted and not missing:
+            return None
+        where = ("no item table was given (items=None) and the interactions have"
+                 if table is None else "the item table has")
+        lacking = (f"no column {', '.join(missing)}" if missing
+                   else f"none of the attribute columns {', '.join(DEFAULT_FEATURES)}")
+        return f"it needs item attributes and {where} {lacking}"
 
     def _fit(self, train: pd.DataFrame, users: np.ndarray, items: np.ndarray) -> None:
         check_choice("ContentBased profile", self.profile, PROFILES)
@@ -142,6 +161,8 @@ def _catalogue(items: pd.DataFrame | None, train: pd.DataFrame,
     if not isinstance(items, pd.DataFrame) or C.item not in items.columns:
         raise ParameterError("ContentBased items", "a DataFrame with an 'item' column",
                              type(items).__name__)
+    check_same_type(train[C.item], items[C.item], key=C.item, left_name="train",
+                    right_name="items")
     return items.drop_duplicates(C.item)
 
 

@@ -39,6 +39,7 @@ from scipy import sparse
 from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import DataError, ParameterError, check_choice
 from retaillab.recsys._base import Recommender
+from retaillab.recsys._ids import check_same_type, codes_of, describe
 from retaillab.recsys.content import _repr_with_tables
 from retaillab.recsys.ranking import ranked
 
@@ -90,6 +91,9 @@ class BoughtTogether(Recommender):
         return _repr_with_tables(self)
 
     def _fit(self, train: pd.DataFrame, users: np.ndarray, items: np.ndarray) -> None:
+        if isinstance(self.items, pd.DataFrame) and C.item in self.items.columns:
+            check_same_type(train[C.item], self.items[C.item], key=C.item, left_name="train",
+                            right_name="items")
         check_choice("BoughtTogether basket", self.basket, BASKETS)
         check_choice("BoughtTogether metric", self.metric, METRICS)
         _check_share("BoughtTogether min_support", self.min_support)
@@ -141,9 +145,10 @@ class BoughtTogether(Recommender):
         self._check_fitted()
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
             raise ParameterError("k", "a positive integer", k)
-        code = self.items_.get_indexer([item])[0]
+        code = codes_of(self.items_, pd.Index([item]))[0]  # 28 matches "28", not "000028"
         if code < 0:
-            raise ParameterError("item", "an item of the training data", item)
+            raise ParameterError("item", "an item of the training data (the model learned "
+                                 f"item ids as {describe(self.items_)})", item)
         row = self.cooccurrence_.getrow(code)
         others, count = row.indices, row.data
         n, base = self.n_baskets_, self.item_counts_[code]
