@@ -99,11 +99,12 @@ def _mapped(frame: pd.DataFrame, kind: str, columns: dict[str, str] | None, sour
 def _hint(col: str, theirs: str, present: list[str], mapping: dict[str, str]) -> str:
     """A plausible column for ``col``: a near spelling, or quantity x price for amounts."""
     if col == C.amount:
-        qty = mapping.get(C.quantity) if mapping.get(C.quantity) in present else next(
+        mapped = mapping.get(C.quantity) in present  # already found: not to be repeated
+        qty = mapping.get(C.quantity) if mapped else next(
             (c for c in present if _QUANTITY_LIKE.match(c)), None)
         price = next((c for c in present if _PRICE_LIKE.match(c)), None)
         if qty and price:
-            cols = {**({C.quantity: qty} if qty != C.quantity else {}),
+            cols = {**({C.quantity: qty} if qty != C.quantity and not mapped else {}),
                     **({C.price: price} if price != C.price else {})}
             return (f"the file has quantities ({qty!r}) and unit prices ({price!r}): pass "
                     f"amount='quantity*price' with columns={cols} (CLI: --amount "
