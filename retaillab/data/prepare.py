@@ -211,9 +211,7 @@ def _net(frame: pd.DataFrame, ret: np.ndarray, cancel: np.ndarray, has_qty: bool
     pos = np.flatnonzero(returning[cust])
     item, items = pd.factorize(frame[C.item].take(pos))
     key = cust[pos].astype("int64") * (len(items) + 1) + item.astype("int64")
-    wanted = np.unique(key[undo[pos]])
-    at = np.minimum(np.searchsorted(wanted, key), len(wanted) - 1)
-    hit = wanted[at] == key
+    hit = pd.Series(key).isin(np.unique(key[undo[pos]])).to_numpy()  # hashed, not sorted
     pos, k = pos[hit], key[hit]
     is_ret = undo[pos]
     when = pd.DatetimeIndex(frame[C.date]).asi8[pos]
@@ -231,12 +229,13 @@ def _net(frame: pd.DataFrame, ret: np.ndarray, cancel: np.ndarray, has_qty: bool
     m = pd.Series(h[::-1]).groupby(group[::-1]).cummin().to_numpy()[::-1]
 
     kept = np.where(is_ret, 0, np.clip(m - (h - u), 0, u))
-    if not has_qty:  # amounts as units: float sums leave crumbs
-        kept = np.where(kept <= 1e-9 * np.maximum(u, 1.0), 0.0, kept)
-    unmatched = is_ret & (u > h_before)
+    crumb = 0 if has_qty else 1e-9 * np.maximum(u, 1.0)  # amounts as units: float sums
+    if not has_qty:
+        kept = np.where(kept <= crumb, 0.0, kept)
+    unmatched = is_ret & (u > h_before + crumb)
 
     buy = ~is_ret
-    full = buy & (kept == 0)
+    full = buy & (kept == 0) & (u > 0)  # a free line (amount 0, no quantity) stays
     part = buy & (kept > 0) & (kept < u)
     n = len(frame)
     drop = np.zeros(n, bool)

@@ -214,6 +214,15 @@ def test_net_without_quantity_nets_amounts():
     out, quality = net(frame)
     assert out["amount"].tolist() == [6.0]
     assert quality.changed == {"returns_netted": 1}
+    # cents that do not add up exactly in binary still net in full; a free line stays
+    frame = pd.DataFrame({"customer": [1] * 4, "item": ["a"] * 4,
+                          "date": pd.to_datetime(["2020-01-01", "2020-01-01", "2020-01-01",
+                                                  "2020-01-02"]),
+                          "amount": [0.1, 0.2, 0.0, -0.3]})
+    out, quality = net(frame)
+    assert out["amount"].tolist() == [0.0]
+    assert quality.dropped["returns_unmatched"] == 0
+    assert quality.dropped["returned_in_full"] == 2
 
 
 def test_input_is_not_mutated():
