@@ -42,10 +42,13 @@ def category_mix(history: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     return shares
 
 
-def funnel(events: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+def funnel(events: pd.DataFrame, cutoff: pd.Timestamp, *, whole_day: bool = False
+           ) -> pd.DataFrame:
     """Per customer, from their events up to the cut-off: counts per event type, sessions,
     funnel conversion rates, mean dwell, days since the last event and events in the last 30
-    days. Rates are NaN when their denominator is 0 (the pipeline imputes them)."""
+    days. Rates are NaN when their denominator is 0 (the pipeline imputes them). With
+    ``whole_day`` (a cut-off given as a date) days are calendar days before the cut-off day,
+    as in :func:`retaillab.churn.transaction_features`."""
     missing = [c for c in (C.customer, C.event, C.timestamp) if c not in events.columns]
     if missing:
         raise DataError(f"no column {missing[0]!r} for funnel features", source="events",
@@ -63,8 +66,9 @@ def funnel(events: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
     out["cart_to_purchase"] = buys / carts.where(carts > 0)
     if C.dwell in events.columns:
         out["mean_dwell_seconds"] = grouped[C.dwell].mean()
-    out["days_since_last_event"] = (cutoff - grouped[C.timestamp].max()) / DAY
-    recent = events[events[C.timestamp] > cutoff - 30 * DAY]
+    stamps = events[C.timestamp].dt.normalize() if whole_day else events[C.timestamp]
+    out["days_since_last_event"] = (cutoff - stamps.groupby(events[C.customer]).max()) / DAY
+    recent = events[(stamps > cutoff - 30 * DAY).to_numpy()]
     out["events_last_30d"] = recent.groupby(C.customer).size().reindex(out.index, fill_value=0)
     out.columns.name = None
     out.index.name = C.customer

@@ -1,7 +1,16 @@
 """Churn from transactions: features at a cut-off date, and the label after it.
 
 A customer's features use only what happened at or before the cut-off; the label is whether
-they bought in the ``horizon_days`` after it. :func:`churn_table` puts both in the customer
+they bought in the ``horizon_days`` after it.
+
+**A cut-off given as a date is the whole of that day.** ``cutoff="1997-12-31"`` (a date, or a
+time of exactly midnight) means the end of 31 December: features use every transaction and
+event with ``date < 1998-01-01 00:00`` (a purchase at 1997-12-31 15:30 counts), times before
+the cut-off are counted in calendar days (a purchase on the cut-off day is 0 days old), and the
+horizon runs from 1998-01-01 00:00 for ``horizon_days`` whole days. A cut-off with a time of
+day (``"1997-12-31 12:00"``) is that instant: features use ``date <= cutoff``, the horizon is
+``(cutoff, cutoff + horizon_days]``. For dates without a time of day (CDNOW) both readings
+give the same tables. :func:`churn_table` puts both in the customer
 table :func:`retaillab.churn.compare` takes::
 
     tx = data.load("cdnow").transactions
@@ -16,6 +25,7 @@ changing the future changes no feature).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -29,14 +39,49 @@ __all__ = ["churn_labels", "churn_table", "transaction_features"]
 WINDOWS: tuple[int, ...] = (30, 90, 180)
 
 
-def _cutoff(value: object) -> pd.Timestamp:
+class Cutoff(NamedTuple):
+    """A checked cut-off: ``stamp`` as given, and whether it is a whole day (no time of day),
+    which then ends at the next midnight (see the module docstring)."""
+
+    stamp: pd.Timestamp
+    whole_day: bool
+
+    @property
+    def end(self) -> pd.Timestamp:
+        """The first instant after the cut-off: the next midnight for a whole day."""
+        return self.stamp + DAY if self.whole_day else self.stamp
+
+    def past(self, dates: pd.Series) -> pd.Series:
+        """Which ``dates`` are on the feature side."""
+        return dates < self.end if self.whole_day else dates <= self.stamp
+
+    def future(self, dates: pd.Series, days: int) -> pd.Series:
+        """Which ``dates`` fall in the ``days``-day horizon after the cut-off."""
+        if self.whole_day:
+            return (dates >= self.end) & (dates < self.end + days * DAY)
+        return (dates > self.stamp) & (dates <= self.stamp + days * DAY)
+
+    def days_before(self, dates: pd.Series) -> pd.Series:
+        """Days from ``dates`` to the cut-off: calendar days for a whole day."""
+        return (self.stamp - (dates.dt.normalize() if self.whole_day else dates)) / DAY
+
+    def covered(self, last: pd.Timestamp, days: int) -> bool:
+        """Whether data ending with ``last`` cover the whole ``days``-day horizon."""
+        return (last.normalize() if self.whole_day else last) >= self.stamp + days * DAY
+
+    def latest(self, last: pd.Timestamp, days: int) -> pd.Timestamp:
+        """The latest cut-off whose ``days``-day horizon data ending with ``last`` cover."""
+        return (last.normalize() if self.whole_day else last) - days * DAY
+
+
+def _cutoff(value: object) -> Cutoff:
     try:
         stamp = pd.Timestamp(value)
     except (TypeError, ValueError):
         stamp = None
     if stamp is None or stamp is pd.NaT or stamp.tz is not None:
         raise ParameterError("cutoff", "a date without time zone, like '1997-12-31'", value)
-    return stamp
+    return Cutoff(stamp, bool(stamp == stamp.normalize()))
 
 
 def _checked(transactions: object) -> pd.DataFrame:
@@ -75,12 +120,23 @@ def transaction_features(transactions: pd.DataFrame, cutoff: object, *,
     category) the category mix (:func:`~retaillab.churn._behaviour.category_mix`); with
     ``events`` the funnel behaviour (:func:`~retaillab.churn._behaviour.funnel`).
 
-    A cut-off after the last transaction is allowed here (scoring today's customers); only
-    labels need data after it.
+    A cut-off given as a date is the whole of that day: every transaction before the next
+    midnight counts, and times are counted in calendar days (a purchase on the cut-off day is
+    0 days old); a cut-off with a time of day counts transactions at or before it. A cut-off
+    after the last transaction is allowed here (scoring today's customers); only labels need
+    data after it.
+
+    Raises
+    ------
+    DataError
+        Also when ``events`` or ``items`` hold customer or item ids of another type (text
+        against integers) than the transactions: the join would match nothing.
     """
-    stamp = _cutoff(cutoff)
+    cut = _cutoff(cutoff)
+    stamp = cut.stamp
     history = _checked(transactions)
-    history = history[history[C.date] <= stamp]
+    _check_id_types(history, events, items)
+    history = history[cut.past(history[C.date])]
     if history.empty:
         first = transactions[C.date].min()
         raise DataError(f"no transaction at or before the cut-off {stamp:%Y-%m-%d} (the first "
@@ -97,8 +153,8 @@ def transaction_features(transactions: pd.DataFrame, cutoff: object, *,
     orders = orders.sort_values([C.customer, C.date], kind="stable")
     by = orders.groupby(C.customer, sort=True)
     first, last = by[C.date].min(), by[C.date].max()
-    out = pd.DataFrame({"recency_days": (stamp - last) / DAY,
-                        "tenure_days": (stamp - first) / DAY,
+    out = pd.DataFrame({"recency_days": cut.days_before(last),
+                        "tenure_days": cut.days_before(first),
                         "frequency": by.size().astype("float64")})
     out["order_rate_30d"] = out["frequency"] / np.maximum(out["tenure_days"], 1.0) * 30
     out["monetary_total"] = by[C.amount].sum()
@@ -111,7 +167,7 @@ def transaction_features(transactions: pd.DataFrame, cutoff: object, *,
     for name in ("mean", "std", "max", "last"):
         out[f"ipt_{name}"] = stats[name].reindex(out.index)
     out["overdue"] = out["recency_days"] / out["ipt_mean"].where(out["ipt_mean"] > 0)
-    age = (stamp - orders[C.date]) / DAY
+    age = cut.days_before(orders[C.date])
     for w in windows:
         recent, before = age < w, (age >= w) & (age < 2 * w)
         customer = orders[C.customer]
@@ -124,13 +180,31 @@ def transaction_features(transactions: pd.DataFrame, cutoff: object, *,
         if C.timestamp not in events.columns:
             raise DataError(f"no column {C.timestamp!r} for funnel features", source="events",
                             column=C.timestamp, fix="pass events=None to skip them")
-        seen = events[events[C.timestamp] <= stamp]
-        behaviour = funnel(seen, stamp).reindex(out.index)
+        seen = events[cut.past(events[C.timestamp])]
+        behaviour = funnel(seen, stamp, whole_day=cut.whole_day).reindex(out.index)
         counts = [c for c in behaviour.columns if c.endswith("_events") or c == "sessions"]
         behaviour[counts] = behaviour[counts].fillna(0.0)
         out = out.join(behaviour)
     out.index.name = C.customer
     return out
+
+
+def _check_id_types(transactions: pd.DataFrame, events: pd.DataFrame | None,
+                    items: pd.DataFrame | None) -> None:
+    """Refuse tables that name customers or items in another type than the tables they are
+    joined to (text against integers), which would join to nothing."""
+    if events is None and items is None:
+        return
+    # imported here: importing retaillab.churn must not load scipy (recsys does)
+    from retaillab.recsys._ids import check_same_type
+
+    tables = {"transactions": transactions, "events": events, "items": items}
+    joins = [("transactions", "events", C.customer), ("transactions", "items", C.item),
+             ("events", "items", C.item)]
+    for left, right, key in joins:
+        a, b = tables[left], tables[right]
+        if all(isinstance(t, pd.DataFrame) and key in t.columns for t in (a, b)):
+            check_same_type(a[key], b[key], key=key, left_name=left, right_name=right)
 
 
 def _windows(windows: object) -> tuple[int, ...]:
@@ -144,7 +218,12 @@ def _windows(windows: object) -> tuple[int, ...]:
 def churn_labels(transactions: pd.DataFrame, cutoff: object,
                  horizon_days: int = 90) -> pd.Series:
     """``True`` for each customer who bought at or before ``cutoff`` and made no purchase in
-    ``(cutoff, cutoff + horizon_days]``.
+    the ``horizon_days`` after it.
+
+    A cut-off given as a date is the whole of that day: customers who bought before the next
+    midnight are labelled, and the horizon is the ``horizon_days`` whole days from that
+    midnight (``cutoff="1997-12-31"``, 90 days: 1998-01-01 00:00 up to, not including,
+    1998-04-01). A cut-off with a time of day: ``(cutoff, cutoff + horizon_days]``.
 
     Raises
     ------
@@ -152,28 +231,30 @@ def churn_labels(transactions: pd.DataFrame, cutoff: object,
         When the cut-off is at or after the last transaction, or the data end before the
         horizon does (a customer would look churned for want of data).
     """
-    stamp = _cutoff(cutoff)
+    cut = _cutoff(cutoff)
+    stamp = cut.stamp
     tx = _checked(transactions)
     if isinstance(horizon_days, bool) or not isinstance(horizon_days, (int, np.integer)) \
             or horizon_days < 1:
         raise ParameterError("horizon_days", "a whole number of days >= 1", horizon_days)
     end = stamp + horizon_days * DAY
     last = tx[C.date].max()
-    if stamp >= last:
+    latest = cut.latest(last, horizon_days)
+    if cut.past(tx[C.date]).all():
         raise DataError(f"the cut-off {stamp:%Y-%m-%d} is at or after the last transaction "
                         f"({last:%Y-%m-%d}): nothing after it can say who churned",
                         source="transactions", column=C.date,
-                        fix=f"choose a cut-off on or before {last - horizon_days * DAY:%Y-%m-%d}"
+                        fix=f"choose a cut-off on or before {latest:%Y-%m-%d}"
                             f" for a {horizon_days}-day horizon")
-    if end > last:
+    if not cut.covered(last, horizon_days):
         raise DataError(f"the {horizon_days}-day horizon after the cut-off {stamp:%Y-%m-%d} "
                         f"ends on {end:%Y-%m-%d}, after the last transaction ({last:%Y-%m-%d})",
                         source="transactions", column=C.date,
-                        fix=f"choose a cut-off on or before {last - horizon_days * DAY:%Y-%m-%d}"
+                        fix=f"choose a cut-off on or before {latest:%Y-%m-%d}"
                             " or a shorter horizon")
-    active = pd.Index(np.sort(tx.loc[tx[C.date] <= stamp, C.customer].unique()),
+    active = pd.Index(np.sort(tx.loc[cut.past(tx[C.date]), C.customer].unique()),
                       name=C.customer)
-    future = tx[(tx[C.date] > stamp) & (tx[C.date] <= end)]
+    future = tx[cut.future(tx[C.date], horizon_days)]
     return pd.Series(~active.isin(future[C.customer].unique()), index=active, name=C.churn)
 
 
@@ -182,7 +263,12 @@ def churn_table(transactions: pd.DataFrame, cutoff: object, horizon_days: int = 
                 windows: Sequence[int] = WINDOWS) -> pd.DataFrame:
     """A customer table for :func:`retaillab.churn.compare`: ``customer``, the features of
     :func:`transaction_features` at ``cutoff``, and the bool ``churn`` of :func:`churn_labels`.
+
+    A cut-off given as a date is the whole of that day, on both sides (see the module
+    docstring). Raises a :class:`DataError` when ``events`` or ``items`` name customers or
+    items in another type (text against integers) than ``transactions``.
     """
+    _check_id_types(_checked(transactions), events, items)
     labels = churn_labels(transactions, cutoff, horizon_days)
     features = transaction_features(transactions, cutoff, events=events, items=items,
                                     windows=windows)

@@ -72,8 +72,9 @@ def test_no_feature_reads_after_the_cutoff(cdnow):
     changed.loc[future, "amount"] *= rng.uniform(0, 10, future.sum())
     changed.loc[future, "quantity"] += 3
     changed.loc[future, "date"] += pd.to_timedelta(rng.integers(1, 30, future.sum()), unit="D")
+    # the cut-off is a date, so the whole of its day is past: the future starts at midnight
     extra = cdnow.sample(300, random_state=1).assign(
-        date=CUTOFF + pd.Timedelta(hours=1), amount=1e6)
+        date=CUTOFF + pd.Timedelta(days=1), amount=1e6)
     newcomers = extra.head(50).assign(customer=10**9 + np.arange(50))
     changed = pd.concat([changed, extra, newcomers], ignore_index=True)
     pd.testing.assert_frame_equal(churn.transaction_features(changed, CUTOFF), full)
@@ -102,8 +103,9 @@ def test_events_and_category_mix_do_not_read_after_the_cutoff(world):
             "mean_dwell_seconds", "days_since_last_event"} <= set(full.columns)
     shares = full.filter(like="share_").sum(axis=1)
     assert np.allclose(shares, 1.0)
-    seen = world.events[world.events["timestamp"] <= WORLD_CUTOFF]
-    past = world.transactions[world.transactions["date"] <= WORLD_CUTOFF]
+    end_of_day = WORLD_CUTOFF + pd.Timedelta(days=1)  # a date cut-off: its whole day is past
+    seen = world.events[world.events["timestamp"] < end_of_day]
+    past = world.transactions[world.transactions["date"] < end_of_day]
     pd.testing.assert_frame_equal(features(past, seen), full)
     later = seen.sample(500, random_state=2).assign(
         timestamp=WORLD_CUTOFF + pd.Timedelta(days=3), dwell_seconds=9999.0)
