@@ -183,7 +183,7 @@ class Checker:
                 return None
             ints = values.astype("int64")
             return ints if id_type != "str" else ints.astype(str).astype(TEXT)
-        if values.dtype.kind == "O" and id_type == "auto":
+        if values.dtype == object and id_type == "auto":  # a DataFrame's Python objects
             kinds = values.map(lambda v: "number" if isinstance(v, (int, np.integer)) else
                                "text" if isinstance(v, str) else type(v).__name__)
             if kinds.nunique() > 1:
@@ -219,14 +219,15 @@ class Checker:
             parsed = values.to_numpy(dtype="float64")
         else:
             text = arrow(values)
-            ok = pc.match_substring_regex(text, _NUMBER_RE, ignore_case=True)
-            bad = _mask(pc.and_(pc.invert(ok), pc.is_valid(text)))
-            if bad.any():
+            try:  # the regex (slower) only runs to find the values that are not numbers
+                parsed = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+            except pa.ArrowInvalid:
+                ok = pc.match_substring_regex(text, _NUMBER_RE, ignore_case=True)
+                bad = _mask(pc.and_(pc.invert(ok), pc.is_valid(text)))
                 self.report(col, f"expected numbers; {bad.sum():,} values are not numbers",
                             bad, "use '.' as the decimal point and no currency signs or "
                             "thousands separators in this column")
                 return None
-            parsed = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
         missing = np.isnan(parsed)
         if missing.any():
             self.report(col, f"{missing.sum():,} rows have no value", missing,
@@ -302,7 +303,7 @@ class Checker:
             return pd.to_datetime(pd.Series(pc.cast(text, "int64").to_numpy(
                 zero_copy_only=False), index=values.index), unit="s", errors="coerce")
         encoded = pc.dictionary_encode(text)
-        uniques = pd.Series(encoded.dictionary.to_pylist(), dtype=object)
+        uniques = pd.Series(pd.array(encoded.dictionary, dtype=TEXT))
         codes = encoded.indices.to_numpy(zero_copy_only=False)
         if len(uniques) == 0:
             return pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
@@ -337,7 +338,12 @@ class Checker:
     def _dmy_format(self, col: str, uniques: pd.Series, codes: np.ndarray,
                     dayfirst: bool | None, values: pd.Series) -> str | None:
         """The one format of D/M/Y-like dates: the order from the unambiguous values."""
-        parts = uniques.str.extract(_DMY_RE)
+        import pyarrow.compute as pc
+
+        found = pc.extract_regex(uniques.array.__arrow_array__(), _DMY_RE).combine_chunks()
+        parts = pd.DataFrame({name: pd.array(found.field(name), dtype=TEXT)
+                              for name in ("a", "s", "b", "y", "t", "sec")})
+        parts = parts.replace("", np.nan)
         a = pd.to_numeric(parts["a"], errors="coerce")
         b = pd.to_numeric(parts["b"], errors="coerce")
         day_first, month_first = (a > 12).to_numpy(), (b > 12).to_numpy()

@@ -267,7 +267,7 @@ def _read_arrow(path: Path, encoding: str, delimiter: str, header: list[str]
         keep = pc.invert(empty)
         table = table.filter(keep)
     nul = [name for name, column in zip(table.column_names, table.columns, strict=True)
-           if pc.any(pc.match_substring(column, "\x00")).as_py()]
+           if _has_nul(column) and pc.any(pc.match_substring(column, "\x00")).as_py()]
     frame = table.to_pandas(types_mapper=lambda t: TEXT if t in (pa.string(), pa.large_string())
                             else None, self_destruct=True)
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -288,6 +288,15 @@ def _read_arrow(path: Path, encoding: str, delimiter: str, header: list[str]
                             "a byte-order mark?): export it again, or pass encoding= "
                             "(CLI: --encoding)")
     return frame, lines
+
+
+def _has_nul(column) -> bool:
+    """Whether a text column's bytes hold a NUL: one vectorised pass over its buffers."""
+    for chunk in column.chunks:
+        data = chunk.buffers()[2]
+        if data is not None and data.size and not np.frombuffer(data, np.uint8).all():
+            return True
+    return False
 
 
 def _read_pandas(path: Path, encoding: str, delimiter: str) -> tuple[pd.DataFrame, Lines]:

@@ -328,9 +328,8 @@ def _prepared(chk: Checker, frame: pd.DataFrame, amount: str, returns: str,
     if _ROW in out.columns:
         kept = out[_ROW].to_numpy()
         current = np.arange(len(chk.frame)) if chk.positions is None else chk.positions
-        chk.positions = current[kept]
-        chk.frame = chk.frame.iloc[kept].reset_index(drop=True)
         out = out.drop(columns=[_ROW]).reset_index(drop=True)
+        chk.positions, chk.frame = current[kept], out
     return out
 
 
