@@ -25,7 +25,12 @@ def unit_days(unit: str) -> float:
 
 
 def timestamp(name: str, value: object, like: pd.Series | None = None) -> pd.Timestamp:
-    """``value`` as a day-precision Timestamp in the time zone of ``like``."""
+    """``value`` as a day-precision Timestamp in the time zone of ``like``.
+
+    Purchases are counted by calendar day, so a cut-off is a whole day: ``date <= cut-off``
+    on normalised dates takes in every purchase of that day, at any time of day, and the
+    next period starts at the next midnight. A time of day given with the cut-off is dropped.
+    """
     try:
         stamp = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
@@ -86,3 +91,35 @@ def check_order(calibration_end: pd.Timestamp, holdout_end: pd.Timestamp | None)
     if holdout_end is not None and holdout_end <= calibration_end:
         raise ParameterError("holdout_end", f"after calibration_end ({calibration_end.date()})",
                              str(holdout_end.date()))
+
+
+def check_periods(dates: pd.Series, calibration_end: pd.Timestamp,
+                  holdout_end: pd.Timestamp | None) -> None:
+    """Refuse periods the data do not cover, in the words churn's labels use.
+
+    ``calibration_end`` before the first purchase day leaves nobody to summarise; a
+    ``holdout_end`` after the last purchase day counts days without data as days without
+    purchases, so every model looks to over-predict (CDNOW's holdout error flips from -14% to
+    +30% with a year too many). ``dates`` are purchase days (normalised).
+    """
+    first, last = dates.min(), dates.max()
+    if calibration_end < first:
+        raise DataError(f"calibration_end {calibration_end:%Y-%m-%d} is before the first "
+                        f"transaction ({first:%Y-%m-%d}): nobody has bought by then",
+                        source="transactions", column=C.date,
+                        fix=f"set calibration_end on or after {first:%Y-%m-%d}")
+    check_order(calibration_end, holdout_end)
+    if holdout_end is None:
+        return
+    if calibration_end >= last:
+        raise DataError(f"calibration_end {calibration_end:%Y-%m-%d} is at or after the last "
+                        f"transaction ({last:%Y-%m-%d}): nothing after it can be a holdout",
+                        source="transactions", column=C.date,
+                        fix=f"set calibration_end before {last:%Y-%m-%d} and holdout_end on "
+                            f"or before {last:%Y-%m-%d}")
+    if holdout_end > last:
+        raise DataError(f"the holdout after calibration_end {calibration_end:%Y-%m-%d} ends on "
+                        f"{holdout_end:%Y-%m-%d}, after the last transaction "
+                        f"({last:%Y-%m-%d}): the days without data would count as days "
+                        "without purchases", source="transactions", column=C.date,
+                        fix=f"set holdout_end on or before {last:%Y-%m-%d}")

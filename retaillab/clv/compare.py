@@ -55,6 +55,10 @@ def compare(tx: pd.DataFrame, *, models: Sequence[str], calibration_end: object,
     ``horizon`` months is computed with it, beside the simple AOV x frequency x lifetime
     baseline. With ``run`` (a :class:`retaillab.tracking.NotebookRun`) every model and
     baseline is one child run with its params, log-likelihood, holdout metrics and timings.
+
+    ``calibration_end`` and ``holdout_end`` are whole days (:func:`retaillab.clv.rfm_summary`);
+    a ``holdout_end`` after the last transaction, or a ``calibration_end`` before the first
+    or not before ``holdout_end``, is refused before any model is fitted.
     """
     for name in models:
         if name not in available():

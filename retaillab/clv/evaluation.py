@@ -15,7 +15,13 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from retaillab.clv._occasions import occasions, timestamp, unit_days, with_birth
+from retaillab.clv._occasions import (
+    check_periods,
+    occasions,
+    timestamp,
+    unit_days,
+    with_birth,
+)
 from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import DataError
 
@@ -81,11 +87,15 @@ def tracking(tx: pd.DataFrame, models: Mapping[str, object], *, calibration_end:
     Customers are those whose first purchase is on or before ``calibration_end``; a model's
     expectation is ``sum_i E[X(t - birth_i)]`` over them (unconditional, eq. 9 of FHL 2005),
     computed once per birth day. The index is the week number counted from the first
-    customer's first purchase; ``calibration_end_step`` in ``attrs`` marks the cut.
+    customer's first purchase; ``calibration_end_step`` in ``attrs`` marks the cut. Both
+    cut-offs are whole days (a purchase at any time of the ``calibration_end`` day is in
+    calibration); a ``holdout_end`` after the last transaction is a :class:`DataError`, as in
+    :func:`retaillab.clv.rfm_summary`.
     """
     occ = with_birth(occasions(tx, amount=False))
     cal_end = timestamp("calibration_end", calibration_end, occ[C.date])
     hold_end = timestamp("holdout_end", holdout_end, occ[C.date])
+    check_periods(occ[C.date], cal_end, hold_end)
     occ = occ[(occ["birth"] <= cal_end) & (occ[C.date] <= hold_end)]
     start = occ["birth"].min()
     n_steps = int(np.ceil(((hold_end - start).days + 1) / step_days))

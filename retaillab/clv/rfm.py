@@ -15,6 +15,11 @@ transactions on the same day count once.
 
 Times are in ``unit`` ("W": days / 7, "D": days). Only customers whose first purchase is on or
 before ``calibration_end`` are summarised.
+
+Cut-offs are whole days: ``calibration_end="1997-12-31"`` puts every purchase of 31 December,
+at any time of day, in calibration, and a purchase at 1998-01-01 00:00 in the holdout
+(``holdout_end`` likewise takes in its whole day). A time of day given with a cut-off is
+dropped. For dates without a time (CDNOW) nothing changes.
 """
 
 from __future__ import annotations
@@ -22,7 +27,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from retaillab.clv._occasions import check_order, occasions, timestamp, unit_days, with_birth
+from retaillab.clv._occasions import (
+    check_periods,
+    occasions,
+    timestamp,
+    unit_days,
+    with_birth,
+)
 from retaillab.data.schema import COLUMNS as C
 
 __all__ = ["SEGMENTS", "rfm_scores", "rfm_segments", "rfm_summary"]
@@ -39,11 +50,15 @@ def rfm_summary(tx: pd.DataFrame, *, calibration_end: object, unit: str = "W",
     holdout_end]``), ``monetary_value_holdout`` (their mean spend, 0 if none) and
     ``duration_holdout``.
 
+    Both cut-offs are whole days: every purchase on the ``calibration_end`` day, at any time,
+    is in calibration; the holdout is the days after it up to and including ``holdout_end``.
+
     Raises
     ------
     DataError
-        Missing columns, unreadable dates, non-finite amounts, or no customer by
-        ``calibration_end``.
+        Missing columns, unreadable dates, non-finite amounts, ``calibration_end`` before the
+        first transaction, or, with ``holdout_end``, ``calibration_end`` at or after the last
+        transaction or ``holdout_end`` after it ("set holdout_end on or before ...").
     ParameterError
         An unknown ``unit``, or ``holdout_end`` not after ``calibration_end``.
 
@@ -56,7 +71,7 @@ def rfm_summary(tx: pd.DataFrame, *, calibration_end: object, unit: str = "W",
     cal_end = timestamp("calibration_end", calibration_end, occ[C.date])
     hold_end = None if holdout_end is None else timestamp("holdout_end", holdout_end,
                                                           occ[C.date])
-    check_order(cal_end, hold_end)
+    check_periods(occ[C.date], cal_end, hold_end)
     occ = with_birth(occ)
     occ = occ[occ["birth"] <= cal_end]
     if occ.empty:
