@@ -37,10 +37,16 @@ def rate_baseline(summary: pd.DataFrame, duration: float | np.ndarray) -> pd.Ser
 def last_period_baseline(tx: pd.DataFrame, summary: pd.DataFrame, *, calibration_end: object,
                          length: float, unit: str = "W") -> pd.Series:
     """Predicted holdout purchases = repeat purchase days in ``(calibration_end - length,
-    calibration_end]`` (``length`` in ``unit``), for the customers of ``summary``."""
+    calibration_end]`` (``length`` in ``unit``), for the customers of ``summary``. A summary
+    whose customer ids are of another type than the transactions' (text against integers) is
+    a :class:`~retaillab.errors.DataError`: they would match nobody."""
     if not length > 0:
         raise ParameterError("length", "> 0 (the holdout length)", length)
+    from retaillab.recsys._ids import check_same_type
+
     occ = with_birth(occasions(tx, amount=False))
+    check_same_type(occ[C.customer], summary.index, key=C.customer, left_name="transactions",
+                    right_name="summary")
     end = timestamp("calibration_end", calibration_end, occ[C.date])
     start = end - pd.Timedelta(days=float(length) * unit_days(unit))
     recent = occ[occ["repeat"].to_numpy() & (occ[C.date] > start) & (occ[C.date] <= end)]

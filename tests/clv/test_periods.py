@@ -77,3 +77,14 @@ def test_cdnow_holdout_a_year_too_long_is_refused(cdnow_tx):
     with pytest.raises(DataError, match="set holdout_end on or before 1998-06-30"):
         compare(cdnow_tx, models=["bg_nbd"], calibration_end="1997-09-30",
                 holdout_end="1999-06-30")
+
+
+def test_last_period_baseline_refuses_a_summary_with_ids_of_another_type():
+    numbered = ORDERS.assign(customer=ORDERS["customer"].map({"A": 1, "B": 2, "C": 3, "D": 4}))
+    summary = clv.rfm_summary(ORDERS, calibration_end=CAL, holdout_end=HOLD, unit="D")
+    with pytest.raises(DataError, match="transactions has customer ids as integers but "
+                                        "summary has them as text"):
+        clv.last_period_baseline(numbered, summary, calibration_end=CAL, length=15, unit="D")
+    # same types: A's repeat on 12-31 falls in (12-16, 12-31]
+    same = clv.last_period_baseline(ORDERS, summary, calibration_end=CAL, length=15, unit="D")
+    assert same.to_dict() == {"A": 1.0, "B": 0.0, "C": 0.0}
