@@ -57,11 +57,9 @@ def arrow(values: pd.Series):
     if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
         values = values.astype(TEXT)
     arr = values.array.__arrow_array__()
-    if isinstance(arr, pa.ChunkedArray) and arr.num_chunks != 1:
-        arr = arr.combine_chunks()
-    elif isinstance(arr, pa.ChunkedArray):
+    if isinstance(arr, pa.ChunkedArray) and arr.num_chunks == 1:
         arr = arr.chunk(0)
-    return pc.utf8_trim_whitespace(arr)
+    return pc.utf8_trim_whitespace(arr)  # chunked stays chunked: no copy into one buffer
 
 
 def _mask(arr) -> np.ndarray:
@@ -87,6 +85,13 @@ class Checker:
         self._lines = lines if isinstance(lines, Lines) else Lines(lines)
         self.positions: np.ndarray | None = None  # each row's position as read, once rows drop
         self.problems: list[DataError] = []
+        self._text: dict[str, object] = {}  # column -> its stripped text (pyarrow), made once
+
+    def text(self, col: str):
+        """The column as stripped pyarrow text, computed once per column."""
+        if col not in self._text:
+            self._text[col] = arrow(self.frame[col])
+        return self._text[col]
 
     def line_numbers(self) -> np.ndarray | None:
         """The file line of each current row, or ``None`` (rows are shown by position)."""
@@ -97,10 +102,24 @@ class Checker:
 
     def drop(self, mask: np.ndarray) -> None:
         """Remove the rows in ``mask``, keeping the way back to their lines."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         keep = ~np.asarray(mask, dtype=bool)
         current = np.arange(len(self.frame)) if self.positions is None else self.positions
         self.positions = current[keep]
-        self.frame = self.frame[keep].reset_index(drop=True)
+        kept = pa.array(keep)
+        columns = {}
+        for name in self.frame.columns:  # arrow text filtered by pyarrow: no copy to objects
+            values = self.frame[name]
+            if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+                columns[name] = pd.array(pc.filter(values.array.__arrow_array__(), kept),
+                                         dtype=values.dtype)
+            else:
+                columns[name] = values.to_numpy()[keep] if isinstance(values.dtype, np.dtype) \
+                    else values[keep].reset_index(drop=True)
+        self.frame = pd.DataFrame(columns, columns=self.frame.columns)
+        self._text = {col: pc.filter(text, kept) for col, text in self._text.items()}
 
     def fail(self, col: str | None, what: str, mask: np.ndarray | pd.Series, fix: str,
              show: list[str], frame: pd.DataFrame | None = None) -> DataError:
@@ -132,7 +151,7 @@ class Checker:
             if values.dtype.kind in "OUT" or pd.api.types.is_string_dtype(values):
                 import pyarrow.compute as pc
 
-                text = arrow(values)
+                text = self.text(col)
                 missing = missing | ~_mask(pc.invert(pc.equal(text, "")))
             if mode == "drop":
                 if quality is not None:
@@ -193,7 +212,7 @@ class Checker:
                     (kinds != first).to_numpy(),
                     "convert the column to one type, e.g. df[col].astype(str)")
                 return None
-        text = arrow(values)
+        text = self.text(col)
         if id_type == "str":
             return _series(text, values.index)
         safe = _mask(pc.match_substring_regex(text, _SAFE_INT_RE))
@@ -218,7 +237,7 @@ class Checker:
         if values.dtype.kind in "iuf":
             parsed = values.to_numpy(dtype="float64")
         else:
-            text = arrow(values)
+            text = self.text(col)
             try:  # the regex (slower) only runs to find the values that are not numbers
                 parsed = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
             except pa.ArrowInvalid:
@@ -297,11 +316,13 @@ class Checker:
         import pyarrow.compute as pc
 
         self._format = None
-        text = arrow(values)
+        text = self.text(col)
         if unix and date_format is None and _mask(
                 pc.match_substring_regex(text, _INT_RE)).sum() == pc.count(text).as_py():
             return pd.to_datetime(pd.Series(pc.cast(text, "int64").to_numpy(
                 zero_copy_only=False), index=values.index), unit="s", errors="coerce")
+        if hasattr(text, "combine_chunks"):  # one dictionary for the whole column
+            text = text.combine_chunks()
         encoded = pc.dictionary_encode(text)
         uniques = pd.Series(pd.array(encoded.dictionary, dtype=TEXT))
         codes = encoded.indices.to_numpy(zero_copy_only=False)

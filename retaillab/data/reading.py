@@ -37,6 +37,7 @@ NA_VALUES = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None"]
 _CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".gz", ".bz2", ".zip", ".xz"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
 _DELIMITERS = ",;\t|"
+BLOCK_SIZE = 1 << 24  # bytes pyarrow parses per thread at a time
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
          (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
          (codecs.BOM_UTF16_BE, "utf-16"))
@@ -186,7 +187,8 @@ def _not_encoded(path: Path, encoding: str, data: bytes, exc: UnicodeDecodeError
     start = data.rfind(b"\n", 0, exc.start) + 1
     end = data.find(b"\n", exc.start)
     shown = data[start: end if end >= 0 else len(data)][:60]
-    name = "UTF-8" if encoding.replace("_", "-") in ("utf-8", "utf-8-sig") else encoding
+    name = codecs.lookup(encoding).name
+    name = "UTF-8" if name in ("utf-8", "utf-8-sig") else name
     return DataError(f"line {line} is not valid {name} text: {shown!r}", source=str(path),
                      fix=_ENCODING_FIX)
 
@@ -219,7 +221,6 @@ def _read_arrow(path: Path, encoding: str, delimiter: str, header: list[str]
                 ) -> tuple[pd.DataFrame, Lines]:
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.csv as pcsv
 
     source = str(path)
     odd: list[int] = []  # field counts of rows that do not match the header
@@ -231,30 +232,19 @@ def _read_arrow(path: Path, encoding: str, delimiter: str, header: list[str]
         return "skip"
 
     arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
-    read = pcsv.ReadOptions(encoding=arrow_encoding, block_size=1 << 24)
-    parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
-                              invalid_row_handler=invalid)
-    convert = pcsv.ConvertOptions(column_types={name: pa.string() for name in header},
-                                  null_values=NA_VALUES, strings_can_be_null=True)
-    plain = path.suffix.lower() in (".csv", ".tsv", ".txt")
-    try:
-        with (open(path, "rb") if plain else _open_binary(path)) as fh:
-            table = pcsv.read_csv(fh, read_options=read, parse_options=parse,
-                                  convert_options=convert)
-    except (EOFError, gzip.BadGzipFile, zipfile.BadZipFile, lzma.LZMAError, zlib.error) as exc:
-        raise _damaged(path, exc) from None
-    except OSError as exc:
-        raise _unreadable(path, exc) from None
-    except pa.ArrowInvalid as exc:
-        message = str(exc)
-        if "UTF8" in message or "UTF-8" in message or "decode" in message.lower():
-            raise _find_bad_encoding(path, encoding) from None
-        if not plain and ("compress" in message.lower() or "gzip" in message.lower()):
-            raise _damaged(path, exc) from None
-        raise DataError(f"cannot be parsed as delimited text: {message}", source=source,
-                        fix="check the delimiter (sep) and the quoting") from None
-    except UnicodeDecodeError:
-        raise _find_bad_encoding(path, encoding) from None
+    # Blocks are parsed in parallel, split at line ends: right unless a quoted value holds a
+    # newline. The first read assumes none; any sign of one (a value with a newline, a parse
+    # error, a row of the wrong width) reads the file again the slower, always-right way.
+    for newlines in (False, True):
+        odd.clear()
+        try:
+            table = _arrow_table(path, arrow_encoding, delimiter, header, newlines, invalid)
+        except pa.ArrowInvalid as exc:
+            if not newlines:
+                continue
+            raise _arrow_error(path, encoding, exc) from None
+        if newlines or not (odd or any(_has_byte(column, 10) for column in table.columns)):
+            break
     scan = _Scan(path, encoding, delimiter, len(header))
     if odd:
         raise scan.field_count_error()
@@ -267,7 +257,7 @@ def _read_arrow(path: Path, encoding: str, delimiter: str, header: list[str]
         keep = pc.invert(empty)
         table = table.filter(keep)
     nul = [name for name, column in zip(table.column_names, table.columns, strict=True)
-           if _has_nul(column) and pc.any(pc.match_substring(column, "\x00")).as_py()]
+           if _has_byte(column, 0) and pc.any(pc.match_substring(column, "\x00")).as_py()]
     frame = table.to_pandas(types_mapper=lambda t: TEXT if t in (pa.string(), pa.large_string())
                             else None, self_destruct=True)
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -290,11 +280,47 @@ def _read_arrow(path: Path, encoding: str, delimiter: str, header: list[str]
     return frame, lines
 
 
-def _has_nul(column) -> bool:
-    """Whether a text column's bytes hold a NUL: one vectorised pass over its buffers."""
+def _arrow_table(path: Path, encoding: str, delimiter: str, header: list[str], newlines: bool,
+                 invalid: Callable):
+    """The file as a pyarrow table of text columns (compressed files decompressed)."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    read = pcsv.ReadOptions(encoding=encoding, block_size=BLOCK_SIZE)
+    parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=newlines,
+                              invalid_row_handler=invalid)
+    convert = pcsv.ConvertOptions(column_types={name: pa.string() for name in header},
+                                  null_values=NA_VALUES, strings_can_be_null=True)
+    plain = path.suffix.lower() in (".csv", ".tsv", ".txt")
+    try:
+        with (open(path, "rb") if plain else _open_binary(path)) as fh:
+            return pcsv.read_csv(fh, read_options=read, parse_options=parse,
+                                 convert_options=convert)
+    except (EOFError, gzip.BadGzipFile, zipfile.BadZipFile, lzma.LZMAError, zlib.error) as exc:
+        raise _damaged(path, exc) from None
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    except UnicodeDecodeError:
+        raise _find_bad_encoding(path, encoding) from None
+    except pa.ArrowInvalid as exc:
+        message = str(exc).lower()
+        if "utf8" in message or "utf-8" in message or "decode" in message:
+            raise _find_bad_encoding(path, encoding) from None
+        if not plain and ("compress" in message or "gzip" in message):
+            raise _damaged(path, exc) from None
+        raise
+
+
+def _arrow_error(path: Path, encoding: str, exc: Exception) -> DataError:
+    return DataError(f"cannot be parsed as delimited text: {exc}", source=str(path),
+                     fix="check the delimiter (sep) and the quoting")
+
+
+def _has_byte(column, byte: int) -> bool:
+    """Whether a text column's bytes hold ``byte``: one vectorised pass over its buffers."""
     for chunk in column.chunks:
         data = chunk.buffers()[2]
-        if data is not None and data.size and not np.frombuffer(data, np.uint8).all():
+        if data is not None and data.size and (np.frombuffer(data, np.uint8) == byte).any():
             return True
     return False
 

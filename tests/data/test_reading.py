@@ -192,3 +192,21 @@ def test_text_columns_are_arrow_backed_strings(tmp_path):
     path.write_text(TX.strip() + ",note\n1,2024-01-01,3,x\n")
     tx = data.read_transactions(path)
     assert isinstance(tx["note"].dtype, pd.StringDtype) and tx["note"].dtype.storage == "pyarrow"
+
+
+def test_many_small_blocks_and_a_quoted_newline_read_right(tmp_path, monkeypatch):
+    monkeypatch.setattr(reading, "BLOCK_SIZE", 64)  # many blocks, parsed in parallel
+    rows = [f'{i},2024-01-{1 + i % 28:02d},{i}.5,"note {i}"' for i in range(300)]
+    rows[150] = '150,2024-01-11,150.5,"a note\nover two lines"'
+    body = "customer,date,amount,note\n" + "\n".join(rows) + "\n"
+    path = tmp_path / "ok.csv"
+    path.write_text(body)
+    tx = data.read_transactions(path)
+    assert len(tx) == 300 and tx["note"].iloc[150] == "a note\nover two lines"
+    assert tx["customer"].tolist() == list(range(300))
+    assert tx["amount"].iloc[299] == 299.5 and tx["date"].iloc[27] == pd.Timestamp("2024-01-28")
+    path = tmp_path / "bad.csv"
+    path.write_text(body + "301,2024-02-01,-1,x\n")
+    with pytest.raises(DataError, match="negative") as info:
+        data.read_transactions(path)
+    assert "line 303" in str(info.value)  # 1 header + 300 rows + 1 extra line of the note
