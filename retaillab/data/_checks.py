@@ -59,7 +59,24 @@ def arrow(values: pd.Series):
     arr = values.array.__arrow_array__()
     if isinstance(arr, pa.ChunkedArray) and arr.num_chunks == 1:
         arr = arr.chunk(0)
+    if not _may_need_trim(arr):
+        return arr
     return pc.utf8_trim_whitespace(arr)  # chunked stays chunked: no copy into one buffer
+
+
+_SPACE_OR_WIDE = np.zeros(256, bool)
+_SPACE_OR_WIDE[[9, 10, 11, 12, 13, 32]] = True
+_SPACE_OR_WIDE[128:] = True  # a multi-byte character may be a Unicode space
+
+
+def _may_need_trim(arr) -> bool:
+    """Whether any byte of the text is whitespace or non-ASCII: one pass over the buffers."""
+    for chunk in getattr(arr, "chunks", [arr]):
+        data = chunk.buffers()[2]
+        if chunk.offset or (data is not None and data.size and _SPACE_OR_WIDE[
+                np.frombuffer(data, np.uint8)].any()):
+            return True
+    return False
 
 
 def _mask(arr) -> np.ndarray:
@@ -86,6 +103,7 @@ class Checker:
         self.positions: np.ndarray | None = None  # each row's position as read, once rows drop
         self.problems: list[DataError] = []
         self._text: dict[str, object] = {}  # column -> its stripped text (pyarrow), made once
+        self.extras: pd.DataFrame | None = None  # the file's other columns, rows as read
 
     def text(self, col: str):
         """The column as stripped pyarrow text, computed once per column."""
@@ -316,15 +334,16 @@ class Checker:
         import pyarrow.compute as pc
 
         self._format = None
-        text = self.text(col)
-        if unix and date_format is None and _mask(
-                pc.match_substring_regex(text, _INT_RE)).sum() == pc.count(text).as_py():
-            return pd.to_datetime(pd.Series(pc.cast(text, "int64").to_numpy(
-                zero_copy_only=False), index=values.index), unit="s", errors="coerce")
-        if hasattr(text, "combine_chunks"):  # one dictionary for the whole column
-            text = text.combine_chunks()
-        encoded = pc.dictionary_encode(text)
-        uniques = pd.Series(pd.array(encoded.dictionary, dtype=TEXT))
+        if unix and date_format is None:
+            text = self.text(col)
+            if _mask(pc.match_substring_regex(text, _INT_RE)).sum() == pc.count(text).as_py():
+                return pd.to_datetime(pd.Series(pc.cast(text, "int64").to_numpy(
+                    zero_copy_only=False), index=values.index), unit="s", errors="coerce")
+        raw = values.astype(TEXT).array.__arrow_array__()
+        if hasattr(raw, "combine_chunks"):  # one dictionary for the whole column
+            raw = raw.combine_chunks()
+        encoded = pc.dictionary_encode(raw)  # the distinct values are parsed, then spread
+        uniques = pd.Series(pd.array(pc.utf8_trim_whitespace(encoded.dictionary), dtype=TEXT))
         codes = encoded.indices.to_numpy(zero_copy_only=False)
         if len(uniques) == 0:
             return pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")

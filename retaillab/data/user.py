@@ -132,7 +132,25 @@ def _start(data: pd.DataFrame | str | Path, kind: str, columns: dict[str, str] |
         quality.kind = quality.kind or kind
         quality.rows_read = len(raw)
     frame, names = _mapped(raw.reset_index(drop=True), kind, columns, source, required)
-    return frame, Checker(frame, source, names, lines)
+    extras = None
+    if kind != "customers":  # the file's other columns are only carried: taken once, at the end
+        required_, optional = TABLES[kind]
+        canonical = [c for c in frame.columns if c in (*required_, *optional)]
+        extras = frame[[c for c in frame.columns if c not in canonical]]
+        frame = frame[canonical]
+    chk = Checker(frame, source, names, lines)
+    chk.extras = extras
+    return frame, chk
+
+
+def _with_extras(chk: Checker, frame: pd.DataFrame) -> pd.DataFrame:
+    """The canonical frame with the file's other columns, for the rows it kept."""
+    extras = chk.extras
+    if extras is None or extras.shape[1] == 0:
+        return frame
+    if chk.positions is not None:
+        extras = extras.take(chk.positions)
+    return pd.concat([frame.reset_index(drop=True), extras.reset_index(drop=True)], axis=1)
 
 
 def _check_common(missing_ids: str, dayfirst: bool | None, date_format: str | None) -> None:
@@ -225,6 +243,7 @@ def read_interactions(
                      f"ratings are outside the scale {lo:g} to {hi:g}",
                      "check that the rating column is mapped, or pass the scale your data "
                      "uses (CLI: --rating-scale LOW,HIGH)")
+    frame = _with_extras(chk, frame)
     key = [C.user, C.item] + ([C.timestamp] if C.timestamp in frame.columns else [])
     frame = _duplicates(chk, frame, key, duplicates,
                         f"rows repeat a ({', '.join(key)}) seen earlier",
@@ -287,7 +306,7 @@ def read_transactions(
         frame = frame.drop(columns=[C.amount])  # computed below, not the file's own
     if from_price or returns != "error" or cancelled is not None:
         frame = _prepared(chk, frame, amount, returns, cancelled, quality)
-    frame = _order(frame, "transactions")
+    frame = _order(_with_extras(chk, frame), "transactions")
     _value_check(chk, frame, C.amount, (frame[C.amount] < 0).to_numpy(), "amounts are negative",
                  "remove refunds and returns, or net them against their orders, then load "
                  "again (returns='drop' or 'net'; CLI: --returns drop|net)")
