@@ -42,8 +42,8 @@ def _parse_scale(text: str) -> tuple[float, float]:
 
 def cmd_datasets(args: argparse.Namespace) -> int:
     """One line per built-in data set and catalogued source: rows, entities, dates, source."""
-    from retaillab.data.builtin import BUILTIN, load
-    from retaillab.data.sources import catalogue
+    from retaillab.data.builtin import BUILTIN
+    from retaillab.data.sources import catalogue, load
 
     listed = catalogue() if not args.names else {}
     names = args.names or [*BUILTIN, *listed]

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from retaillab.project import project_root, relative
+
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
     from mlflow.entities import Run as MlflowRun
@@ -74,15 +76,6 @@ RUN_NAME_TAG = "mlflow.runName"
 #: the packages whose versions a result depends on (recorded on every notebook run)
 PACKAGES = ("retaillab", "numpy", "pandas", "scikit-learn", "scikit-surprise", "optuna",
             "mlflow", "papermill", "implicit", "mlxtend")
-
-
-def project_root(start: str | Path | None = None) -> Path:
-    """The nearest folder at or above ``start`` (default: cwd) holding ``pyproject.toml``."""
-    here = Path(start or os.getcwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "pyproject.toml").is_file():
-            return folder
-    return here
 
 
 def tracking_uri() -> str:
@@ -307,14 +300,6 @@ def display_uri(uri: str | None = None) -> str:
     from retaillab.stores import display_uri as masked
 
     return masked(tracking_uri() if uri is None else str(uri))
-
-
-def relative(path: Path, root: Path) -> str:
-    """``path`` relative to ``root`` when inside it, else the absolute path."""
-    try:
-        return str(Path(path).resolve().relative_to(Path(root).resolve()))
-    except ValueError:
-        return str(path)
 
 
 def git_state(folder: Path) -> tuple[str, bool]:

@@ -14,7 +14,7 @@ from retaillab.data.dataset import Dataset
 from retaillab.data.schema import COLUMNS, Columns
 
 _LAZY = {
-    "load": "builtin",
+    "load": "sources",
     "available": "builtin",
     "synthetic": "synthetic_world",
     "SyntheticParams": "synthetic_world",
@@ -36,8 +36,9 @@ __all__ = [  # noqa: RUF022 - grouped by what they are for
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from retaillab.data.builtin import available, load
+    from retaillab.data.builtin import available
     from retaillab.data.fingerprinting import fingerprint, fingerprints
+    from retaillab.data.sources import load
     from retaillab.data.splits import kfold, split
     from retaillab.data.synthetic_world import SyntheticParams, SyntheticTruth, synthetic
     from retaillab.data.user import read_customers, read_interactions, read_transactions

@@ -30,7 +30,7 @@ import pandas as pd
 
 from retaillab.data.dataset import Dataset
 from retaillab.data.schema import COLUMNS as C
-from retaillab.errors import DataError, ParameterError
+from retaillab.errors import DataError, ParameterError, UnknownNameError
 
 __all__ = ["BUILTIN", "available", "load", "package_file"]
 
@@ -215,15 +215,14 @@ def available() -> list[str]:
     return list(BUILTIN)
 
 
-def load(name: str | dict, **options: object) -> Dataset:
-    """Load a built-in data set by name, or a user's source, offline.
+def load(name: str, **options: object) -> Dataset:
+    """Load a built-in data set by name, offline (``retaillab.data.load`` also takes sources:
+    :func:`retaillab.data.sources.load`).
 
     Parameters
     ----------
     name
-        One of :func:`available`, a source named in the project's ``data/sources.yaml``, an
-        inline source ``{path, kind, columns, ...}`` or the path of a canonically named file
-        (see :mod:`retaillab.data.sources`).
+        One of :func:`available`.
     **options
         Passed to the data set's loader; only ``synthetic`` takes any (``n_customers``,
         ``n_products``, ``seed``, ...).
@@ -231,17 +230,12 @@ def load(name: str | dict, **options: object) -> Dataset:
     Raises
     ------
     UnknownNameError
-        For a name that is neither built in nor a source (the message suggests the closest).
+        For a name that is not built in (the message suggests the closest one).
     ParameterError
         For an option the loader does not take.
     """
-    if not isinstance(name, str) or name not in BUILTIN:
-        from retaillab.data.sources import open_source
-
-        if options:
-            raise ParameterError(f"load({name!r}) options", "set in the source's entry "
-                                 "(data/sources.yaml), not passed to load", sorted(options))
-        return open_source(name)
+    if name not in BUILTIN:
+        raise UnknownNameError("data set", name, list(BUILTIN))
     loader = BUILTIN[name].loader
     if name == "synthetic":
         from retaillab.data.synthetic_world import synthetic as loader

@@ -48,14 +48,14 @@ class Dataset:
         rows of that type as ``user``, ``item``, ``timestamp``: the signal retail sites have
         in bulk, where explicit ratings are rare. Repeats are kept; models count them once.
         ``purchase`` from a data set with no event log but an order log with items is the
-        order log's customer x item purchases (:func:`retaillab.recsys.from_transactions`).
+        order log's customer x item purchases (:func:`retaillab.data.feedback.from_transactions`).
         """
         check_choice("feedback", kind, FEEDBACK)
         if kind == "ratings":
             table = self.interactions
         elif (kind == "purchase" and self.events is None and self.transactions is not None
               and COLUMNS.item in self.transactions.columns):
-            from retaillab.recsys.feedback import from_transactions
+            from retaillab.data.feedback import from_transactions
 
             table = from_transactions(self.transactions)
         elif self.events is None:

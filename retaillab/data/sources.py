@@ -39,9 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retaillab.errors import DataError, UnknownNameError
+from retaillab.data import builtin
+from retaillab.data.builtin import BUILTIN
+from retaillab.errors import DataError, ParameterError, UnknownNameError
 
-__all__ = ["KINDS", "Origin", "Source", "catalogue", "catalogue_path", "file_digest",
+__all__ = ["KINDS", "Origin", "Source", "catalogue", "catalogue_path", "file_digest", "load",
            "open_source", "resolve"]
 
 #: table kinds a source can hold, each read by ``retaillab.data.user.read_<kind>``
@@ -65,7 +67,7 @@ class Source:
 
     def record(self, root: Path) -> dict[str, Any]:
         """What a run records of this source (the path relative to the project when inside)."""
-        from retaillab.tracking import relative
+        from retaillab.project import relative
 
         return {"name": self.name, "kind": self.kind, "path": relative(self.path, root),
                 "columns": dict(self.columns), "options": dict(self.options)}
@@ -86,7 +88,7 @@ class Origin:
 
 def catalogue_path(root: Path | None = None) -> Path:
     """The catalogue file: ``RETAILLAB_SOURCES`` if set, else ``data/sources.yaml``."""
-    from retaillab.tracking import project_root
+    from retaillab.project import project_root
 
     root = root or project_root()
     named = os.environ.get("RETAILLAB_SOURCES")
@@ -117,8 +119,7 @@ def catalogue(root: Path | None = None) -> dict[str, Any]:
 def resolve(dataset: str | Mapping[str, Any], *, root: Path | None = None
             ) -> str | dict[str, Source]:
     """A built-in name (returned as is), or the sources it names: ``{table kind: Source}``."""
-    from retaillab.data.builtin import BUILTIN
-    from retaillab.tracking import project_root
+    from retaillab.project import project_root
 
     root = (root or project_root()).resolve()
     if isinstance(dataset, Mapping):
@@ -139,18 +140,29 @@ def resolve(dataset: str | Mapping[str, Any], *, root: Path | None = None
     raise UnknownNameError("data set or source", dataset, [*BUILTIN, *entries])
 
 
+def load(dataset: str | Mapping[str, Any], **options: object) -> Any:
+    """``retaillab.data.load``: a built-in data set (``options`` go to its loader) or a source.
+
+    Sources take their options from their entry, so ``options`` with a source is an error.
+    """
+    if isinstance(dataset, str) and dataset in BUILTIN:
+        return builtin.load(dataset, **options)
+    if options:
+        raise ParameterError(f"load({dataset!r}) options", "set in the source's entry "
+                             f"({CATALOGUE}), not passed to load", sorted(options))
+    return open_source(dataset)
+
+
 def open_source(dataset: str | Mapping[str, Any], *, root: Path | None = None,
                 name: str | None = None) -> Any:
     """Read what ``dataset`` names into a :class:`~retaillab.data.dataset.Dataset`."""
     from retaillab.data.dataset import Dataset
-    from retaillab.tracking import project_root
+    from retaillab.project import project_root
 
     root = (root or project_root()).resolve()
     tables = resolve(dataset, root=root)
     if isinstance(tables, str):
-        from retaillab.data.builtin import load
-
-        return load(tables)
+        return builtin.load(tables)
     frames, origins = {}, []
     for kind, source in tables.items():
         frame, quality = read_source(source)

@@ -6,9 +6,9 @@
 >>> model.recommend(test["user"].unique(), k=10)          # doctest: +SKIP
 """
 
+from retaillab.data.feedback import from_transactions
 from retaillab.recsys._base import Recommender
 from retaillab.recsys.features import item_features
-from retaillab.recsys.feedback import from_transactions
 from retaillab.recsys.ranking import TIE_BREAK
 from retaillab.recsys.registry import available, create, model_class
 

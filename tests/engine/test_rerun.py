@@ -9,7 +9,7 @@ import pytest
 from retaillab import runner, tracking
 from retaillab.cli import main
 
-from .conftest import FIXTURES, ROOT, parent_runs, project_spec, running, write_spec
+from .conftest import FIXTURES, parent_runs, project_spec, running, write_spec
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -84,22 +84,6 @@ def test_a_full_disk_fails_that_run_only(store, monkeypatch):
     assert not (outputs / f"{by_alpha['1.0'].info.run_id}.ipynb").exists()
     kept = outputs / f"{by_alpha['2.0'].info.run_id}.ipynb"  # kept whole, locally
     assert nbformat.read(kept, as_version=4).cells
-
-
-def test_rerun_of_an_unchanged_churn_comparison_exits_0(store, capsys):
-    """The real churn notebook at a small size: timings and their interval bounds
-    (``fit_seconds_ci_low``) are reported, not judged, so an unchanged rerun is the same."""
-    root = ROOT
-    spec = project_spec(store, "churn-again", root / "notebooks" / "churn_compare.ipynb",
-                        models=["dummy", "logistic"], n_splits=2, sample_customers=400,
-                        importance_repeats=1, seed=0)
-    assert main(["run", str(spec), "-q"]) == 0
-    (first,), _ = parent_runs("churn-again")
-    capsys.readouterr()
-    assert main(["rerun", first.info.run_id, "-q"]) == 0
-    out = capsys.readouterr().out
-    assert "same metrics" in out and "logistic/roc_auc" in out
-    assert "_seconds" not in out  # timings and their bounds are not compared
 
 
 @pytest.mark.parametrize("recorded, message", [
