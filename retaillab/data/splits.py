@@ -456,23 +456,41 @@ def _split_time(df: pd.DataFrame, o: _Options) -> Masks:
     return train, ~train
 
 
+def _through(dates: pd.Series, end: pd.Timestamp) -> np.ndarray:
+    """Rows up to ``end``; a date without a time of day means the whole of that day."""
+    if end == end.normalize():
+        return (dates < end + pd.Timedelta(days=1)).to_numpy(dtype=bool)
+    return (dates <= end).to_numpy(dtype=bool)
+
+
 def _split_calibration_holdout(df: pd.DataFrame, o: _Options) -> Masks:
-    """The BTYD calibration and holdout periods (holdout: calibration customers only)."""
+    """The BTYD calibration and holdout periods (holdout: calibration customers only).
+
+    ``calibration_end`` and ``holdout_end`` given as dates include the whole of that day
+    (a 15:30 purchase on ``calibration_end`` is calibration); a holdout end after the last
+    transaction is an error, as it is for :func:`retaillab.clv.rfm_summary`.
+    """
     customers = _codes(df, COLUMNS.customer, _SPLIT)
     dates = _times(df, COLUMNS.date, _SPLIT)
     if o.calibration_end is None:
         raise ParameterError("calibration_end", "a date (method='calibration_holdout' needs it)",
                              None)
     cal_end = _bound(dates, o.calibration_end, "calibration_end")
-    calibration = (dates <= cal_end).to_numpy(dtype=bool)
+    calibration = _through(dates, cal_end)
     horizon = np.ones(len(df), dtype=bool)
+    span = f"dates run from {dates.min()} to {dates.max()}"
     if o.holdout_end is not None:
         hold_end = _bound(dates, o.holdout_end, "holdout_end")
         if not hold_end > cal_end:
             raise ParameterError("holdout_end", f"after calibration_end {cal_end}",
                                  o.holdout_end)
-        horizon = (dates <= hold_end).to_numpy(dtype=bool)
-    span = f"dates run from {dates.min()} to {dates.max()}"
+        if hold_end.normalize() > dates.max().normalize():
+            raise DataError(f"holdout_end {o.holdout_end} is after the last transaction: "
+                            f"{span}", source=_SPLIT, column=COLUMNS.date,
+                            fix=f"set holdout_end on or before {dates.max():%Y-%m-%d}: a "
+                                "holdout that runs past the data counts missing purchases "
+                                "as none")
+        horizon = _through(dates, hold_end)
     if not calibration.any():
         raise DataError(f"calibration_end {cal_end} is before every date: {span}",
                         source=_SPLIT, column=COLUMNS.date,

@@ -482,3 +482,22 @@ def test_calibration_holdout_refuses_drop_cold():
                        "date": pd.to_datetime(["2024-01-01", "2024-03-01", "2024-01-05"])})
     with pytest.raises(ParameterError, match="drop_cold"):
         split(tx, "calibration_holdout", calibration_end="2024-02-01", drop_cold=True)
+
+
+def test_calibration_holdout_dates_include_the_whole_day():
+    stamps = pd.to_datetime(["2020-01-05 09:00", "2020-03-31 15:30", "2020-04-01 00:00",
+                             "2020-06-30 23:59", "2020-07-01 08:00"])
+    tx = pd.DataFrame({"customer": ["a"] * 5, "date": stamps, "amount": 1.0})
+    cal, hold = split(tx, "calibration_holdout", calibration_end="2020-03-31",
+                      holdout_end="2020-06-30")
+    assert list(cal.index) == [0, 1]  # 15:30 on calibration_end is calibration
+    assert list(hold.index) == [2, 3]  # 23:59 on holdout_end is holdout, July 1 is not
+    cal, _ = split(tx, "calibration_holdout", calibration_end="2020-03-31 12:00")
+    assert list(cal.index) == [0]  # a time of day is that instant
+
+
+def test_calibration_holdout_refuses_a_holdout_end_after_the_data():
+    with pytest.raises(DataError, match="after the last transaction") as err:
+        split(transactions(), "calibration_holdout", calibration_end="2020-03-31",
+              holdout_end="2021-12-31")
+    assert "on or before" in err.value.fix
