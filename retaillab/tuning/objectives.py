@@ -172,21 +172,19 @@ def _clv(model: str, metric: str, o: dict, fixed: dict, seed: int) -> Problem:
     from retaillab.clv._engine import FitError
 
     tx = data.load(o["dataset"]).transactions
-    if o["sample"]:
-        chosen = tx["customer"].drop_duplicates().sample(
-            n=int(o["sample"]), random_state=seed)
-        tx = tx[tx["customer"].isin(chosen)]
     cal_end, hold_end = pd.Timestamp(o["calibration_end"]), pd.Timestamp(o["holdout_end"])
     valid_end = (pd.Timestamp(o["validation_end"]) if o["validation_end"] is not None else
                  tx["date"].min() + (cal_end - tx["date"].min()) / 2).normalize()
     if not valid_end < cal_end:
         raise ParameterError("data.validation_end", f"a date before calibration_end "
                              f"{cal_end.date()}", str(valid_end.date()))
-    calibration = tx[tx["date"] <= cal_end]  # what validation may see
-    summaries = {
-        "validation": rfm_summary(calibration, calibration_end=valid_end, unit=o["unit"],
+    summaries = {  # validation sees nothing after calibration_end: its holdout ends there
+        "validation": rfm_summary(tx, calibration_end=valid_end, unit=o["unit"],
                                   holdout_end=cal_end),
         "test": rfm_summary(tx, calibration_end=cal_end, unit=o["unit"], holdout_end=hold_end)}
+    if o["sample"]:  # customers are sampled from the summaries: the data still end where they do
+        chosen = tx["customer"].drop_duplicates().sample(n=int(o["sample"]), random_state=seed)
+        summaries = {part: table[table.index.isin(chosen)] for part, table in summaries.items()}
 
     def fit_score(params: Mapping[str, Any], part: str, _same: str) -> float:
         summary = summaries[part]
