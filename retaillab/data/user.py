@@ -178,8 +178,9 @@ def _duplicates(chk: Checker, frame: pd.DataFrame, key: list[str], mode: str, wh
         if quality is not None:
             quality.drop("duplicates", int(repeat.sum()))
         if repeat.any():
-            chk.drop(repeat)
-            return frame[~repeat].reset_index(drop=True)
+            current = np.arange(len(frame)) if chk.positions is None else chk.positions
+            chk.positions = current[~repeat]
+            chk.frame = frame = frame[~repeat].reset_index(drop=True)
     return frame
 
 
@@ -314,8 +315,7 @@ def read_transactions(
         _value_check(chk, frame, C.quantity, (frame[C.quantity] < 1).to_numpy(),
                      "quantities are below 1", "drop zero-quantity and return lines "
                      "(returns='drop' or 'net'; CLI: --returns drop|net)")
-    frame = _duplicates(chk, frame, list(frame.columns),
-                        {"keep": "keep", "error": "error", "drop": "drop"}[duplicates],
+    frame = _duplicates(chk, frame, list(frame.columns), duplicates,
                         "rows are exact copies of an earlier row",
                         "drop the copies, or pass duplicates='keep' if they are real", quality)
     chk.raise_problems()

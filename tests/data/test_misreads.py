@@ -316,3 +316,19 @@ def test_real_preparation_step_nets_a_cancelled_return(tmp_path):
     assert tx["quantity"].tolist() == [4] and tx["amount"].tolist() == [pytest.approx(10.0)]
     assert quality.dropped["no_customer_id"] == 1 and quality.rows == 1
     assert np.isclose(tx["price"].iloc[0], 2.5)
+
+
+def test_dropped_duplicates_are_counted_and_later_lines_stay_right(tmp_path):
+    path = _csv(tmp_path, TX.strip() + ",note\n1,2024-01-01,3,a\n1,2024-01-01,3,a\n"
+                "2,2024-01-02,4,b\n")
+    quality = Quality()
+    tx = data.read_transactions(path, duplicates="drop", quality=quality)
+    assert tx["note"].tolist() == ["a", "b"] and quality.dropped == {"duplicates": 1}
+    assert quality.rows_read == 3 and quality.rows == 2
+    path = _csv(tmp_path, "user,item,rating,seen\n1,10,2,x\n,11,3,y\n1,10,5,z\n2,10,9,w\n")
+    with pytest.raises(DataError) as info:
+        data.read_interactions(path, duplicates="last", missing_ids="drop", rating_scale=(1, 5))
+    assert "line 5" in str(info.value) and "rating=9.0" in str(info.value)
+    path = _csv(tmp_path, "user,item,rating,seen\n1,10,2,x\n,11,3,y\n1,10,5,z\n2,10,4,w\n")
+    ix = data.read_interactions(path, duplicates="last", missing_ids="drop")
+    assert ix["seen"].tolist() == ["z", "w"] and ix["rating"].tolist() == [5.0, 4.0]
