@@ -139,6 +139,12 @@ class Checker:
         self.frame = pd.DataFrame(columns, columns=self.frame.columns)
         self._text = {col: pc.filter(text, kept) for col, text in self._text.items()}
 
+    def coerced(self, columns: dict[str, pd.Series]) -> pd.DataFrame:
+        """The table with its checked columns; their text is let go (memory)."""
+        self.frame = self.frame.assign(**columns)
+        self._text.clear()
+        return self.frame
+
     def fail(self, col: str | None, what: str, mask: np.ndarray | pd.Series, fix: str,
              show: list[str], frame: pd.DataFrame | None = None) -> DataError:
         mask = np.asarray(mask, dtype=bool)

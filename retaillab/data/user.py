@@ -234,7 +234,7 @@ def read_interactions(
     if C.timestamp in chk.frame.columns:
         out[C.timestamp] = chk.dates(C.timestamp, date_format, unix=True, dayfirst=dayfirst)
     chk.raise_problems()
-    frame = chk.frame.assign(**out)
+    frame = chk.coerced(out)
     if rating_scale is not None and C.rating in frame.columns:
         try:
             lo, hi = (float(x) for x in rating_scale)
@@ -302,7 +302,7 @@ def read_transactions(
         if col in chk.frame.columns:
             out[col] = chk.ids(col, id_type)
     chk.raise_problems()
-    frame = chk.frame.assign(**out)
+    frame = chk.coerced(out)
     if from_price and C.amount in frame.columns:
         frame = frame.drop(columns=[C.amount])  # computed below, not the file's own
     if from_price or returns != "error" or cancelled is not None:
