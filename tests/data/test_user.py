@@ -120,7 +120,8 @@ def test_bad_input_cli_exits_non_zero_with_one_message(tmp_path, capsys, name):
 def test_unknown_data_set_name_cli(capsys):
     assert main(["datasets", "movielense"]) == 2
     err = capsys.readouterr().err
-    assert "unknown data set 'movielense'" in err and "Did you mean 'movielens'" in err
+    assert "unknown data set" in err and "'movielense'" in err  # "... or source" since sources
+    assert "Did you mean 'movielens'" in err
 
 
 def test_mixed_python_types_in_a_dataframe_are_an_error():
