@@ -15,6 +15,7 @@ the default one, for comparison) refitted on the whole training part.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retaillab.errors import ParameterError, UnknownNameError
+from retaillab.errors import ParameterError, UnknownIdsWarning, UnknownNameError
 
 __all__ = ["DATA_OPTIONS", "Problem", "default_direction", "make_problem"]
 
@@ -120,12 +121,14 @@ def _recsys(model: str, metric: str, o: dict, fixed: dict, seed: int) -> Problem
     def fit_score(params: Mapping[str, Any], fit_on: pd.DataFrame, score_on: pd.DataFrame
                   ) -> float:
         fitted = build(model, params, items).fit(fit_on)
-        if rating:
-            if not fitted.predicts_ratings:
-                raise ParameterError("metric", f"a ranking metric: {model} predicts no ratings",
-                                     metric)
-            return metrics.rating(fitted.predict(score_on), score_on)[metric]
-        recs = fitted.recommend(score_on["user"].unique(), k=k)
+        with warnings.catch_warnings():  # held-out ids unseen in a fold are cold starts,
+            warnings.simplefilter("ignore", UnknownIdsWarning)  # scored by the fallback
+            if rating:
+                if not fitted.predicts_ratings:
+                    raise ParameterError("metric", f"a ranking metric: {model} predicts no "
+                                         "ratings", metric)
+                return metrics.rating(fitted.predict(score_on), score_on)[metric]
+            recs = fitted.recommend(score_on["user"].unique(), k=k)
         found = metrics.ranking(recs, score_on, k)
         if metric not in found:
             raise ParameterError("metric", "one of " + ", ".join(found), metric)
