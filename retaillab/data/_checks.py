@@ -61,7 +61,8 @@ def arrow(values: pd.Series):
         arr = arr.chunk(0)
     if not _may_need_trim(arr):
         return arr
-    return pc.utf8_trim_whitespace(arr)  # chunked stays chunked: no copy into one buffer
+    arr = pc.utf8_trim_whitespace(arr)  # chunked stays chunked: no copy into one buffer
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)  # blank: missing
 
 
 _SPACE_OR_WIDE = np.zeros(256, bool)
@@ -104,6 +105,8 @@ class Checker:
         self.problems: list[DataError] = []
         self._text: dict[str, object] = {}  # column -> its stripped text (pyarrow), made once
         self.extras: pd.DataFrame | None = None  # the file's other columns, rows as read
+        self._present: np.ndarray | None = None  # rows of the last text date column with a value
+        self._format: str | None = None  # the format the last text date column was read with
 
     def text(self, col: str):
         """The column as stripped pyarrow text, computed once per column."""
@@ -300,6 +303,7 @@ class Checker:
         value. Values that do not fit the column's format are listed, never parsed another way.
         """
         values = self.frame[col]
+        self._present, self._format = None, None
         if pd.api.types.is_datetime64_any_dtype(values):
             parsed = values.dt.tz_convert("UTC").dt.tz_localize(None) \
                 if values.dt.tz is not None else values
@@ -313,10 +317,11 @@ class Checker:
             parsed = self._text_dates(col, values, date_format, unix, dayfirst)
             if parsed is None:
                 return None
-        bad = (parsed.isna() & values.notna()).to_numpy()
+        present = values.notna().to_numpy() if self._present is None else self._present
+        bad = parsed.isna().to_numpy() & present
         if bad.any():
             self.report(col, f"{bad.sum():,} values are not dates in the column's format"
-                        + (f" ({self._format})" if getattr(self, "_format", None) else ""),
+                        + (f" ({self._format})" if self._format else ""),
                         bad, "pass date_format (e.g. '%d/%m/%Y'; CLI: --date-format) or fix "
                         "these values: one column has one date format")
             return None
@@ -350,8 +355,13 @@ class Checker:
             raw = raw.combine_chunks()
         encoded = pc.dictionary_encode(raw)  # the distinct values are parsed, then spread
         uniques = pd.Series(pd.array(pc.utf8_trim_whitespace(encoded.dictionary), dtype=TEXT))
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
-        if len(uniques) == 0:
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)  # -1: missing
+        blank = np.flatnonzero((uniques == "").to_numpy())
+        if len(blank):  # a value of spaces is a missing date, not a bad one
+            codes = np.where(np.isin(codes, blank), -1, codes)
+            self._present = codes >= 0
+            uniques = uniques.where(uniques != "")
+        if uniques.isna().all():
             return pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
         fmt, utc = date_format, False
         if fmt is None:
@@ -366,10 +376,11 @@ class Checker:
             else:
                 from pandas.tseries.api import guess_datetime_format
 
-                fmt = guess_datetime_format(uniques.iloc[0], dayfirst=bool(dayfirst))
+                first = uniques.dropna().iloc[0]
+                fmt = guess_datetime_format(first, dayfirst=bool(dayfirst))
                 if fmt is None:
                     self.report(col, "values are not dates this reader can parse (no format "
-                                f"fits {uniques.iloc[0]!r})", values.notna().to_numpy(),
+                                f"fits {first!r})", values.notna().to_numpy(),
                                 "pass date_format (e.g. '%d/%m/%Y'; CLI: --date-format) or "
                                 "map the right column")
                     return None
@@ -405,7 +416,7 @@ class Checker:
                 return None
             if not (day_first.any() or month_first.any()):
                 self.report(col, "every date is ambiguous between day-first and month-first "
-                            f"(e.g. {uniques.iloc[0]!r})", values.notna().to_numpy(),
+                            f"(e.g. {uniques.dropna().iloc[0]!r})", values.notna().to_numpy(),
                             _DATE_OPTIONS)
                 return None
             dayfirst = bool(day_first.any())

@@ -382,7 +382,7 @@ class _Scan:
         na = set(NA_VALUES)
         return np.array([line for line, fields in self.records()
                          if len(fields) == self.width
-                         and not all(f.strip() in na or f in na for f in fields)], dtype=np.int64)
+                         and not all(f in na for f in fields)], dtype=np.int64)
 
     def field_count_error(self) -> DataError:
         """One error listing the lines with more fields than the header, and with fewer."""

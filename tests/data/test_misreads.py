@@ -332,3 +332,11 @@ def test_dropped_duplicates_are_counted_and_later_lines_stay_right(tmp_path):
     path = _csv(tmp_path, "user,item,rating,seen\n1,10,2,x\n,11,3,y\n1,10,5,z\n2,10,4,w\n")
     ix = data.read_interactions(path, duplicates="last", missing_ids="drop")
     assert ix["seen"].tolist() == ["z", "w"] and ix["rating"].tolist() == [5.0, 4.0]
+
+
+def test_an_empty_date_is_missing_not_misparsed(tmp_path):
+    path = _csv(tmp_path, TX + "1,31/01/2020,1\n2,,1\n3,05/02/2020,1\n")
+    with pytest.raises(DataError) as info:
+        data.read_transactions(path)
+    assert "1 rows have no date" in str(info.value) and "line 3" in str(info.value)
+    assert len(info.value.problems) == 1

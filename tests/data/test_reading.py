@@ -210,3 +210,18 @@ def test_many_small_blocks_and_a_quoted_newline_read_right(tmp_path, monkeypatch
     with pytest.raises(DataError, match="negative") as info:
         data.read_transactions(path)
     assert "line 303" in str(info.value)  # 1 header + 300 rows + 1 extra line of the note
+
+
+def test_a_row_of_spaces_is_a_row_and_keeps_the_lines_after_it_right(tmp_path):
+    path = tmp_path / "spaces.csv"
+    path.write_text(TX + "1,2024-01-01,3\n , , \n,,\n2,2024-01-02,-4\n")
+    with pytest.raises(DataError) as info:
+        data.read_transactions(path)
+    problems = info.value.problems
+    assert [p.column for p in problems] == ["customer", "date", "amount"]
+    assert ["no id" in problems[0].what, "no date" in problems[1].what,
+            "no value" in problems[2].what] == [True] * 3
+    assert all(p.rows.index.tolist() == [3] for p in problems)
+    with pytest.raises(DataError, match="negative") as info:
+        data.read_transactions(path, missing_ids="drop")
+    assert "line 5" in str(info.value)
