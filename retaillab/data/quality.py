@@ -77,10 +77,12 @@ class Quality:
     def lines(self) -> list[str]:
         """Human-readable lines for ``retaillab validate`` and notebooks."""
         out = [f"{self.rows_read:,} rows read, {self.rows:,} kept"]
-        for reason, n in self.dropped.items():
-            out.append(f"dropped {n:,} ({reason.replace('_', ' ')})")
+        for reason, n in self.dropped.items():  # zero counts stay in the metrics only
+            if n:
+                out.append(f"dropped {n:,} ({reason.replace('_', ' ')})")
         for step, n in self.changed.items():
-            out.append(f"changed {n:,} ({step.replace('_', ' ')})")
+            if n:
+                out.append(f"changed {n:,} ({step.replace('_', ' ')})")
         if self.entities:
             out.append(", ".join(f"{n:,} {label}" for label, n in self.entities.items()))
         if self.date_min:
