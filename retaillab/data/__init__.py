@@ -22,6 +22,8 @@ _LAZY = {
     "read_interactions": "user",
     "read_transactions": "user",
     "read_customers": "user",
+    "read_events": "user",
+    "read_items": "user",
     "split": "splits",
     "kfold": "splits",
     "fingerprint": "fingerprinting",
@@ -31,7 +33,7 @@ _LAZY = {
 __all__ = [  # noqa: RUF022 - grouped by what they are for
     "COLUMNS", "Columns", "Dataset",
     "available", "load", "synthetic", "SyntheticParams", "SyntheticTruth",
-    "read_customers", "read_interactions", "read_transactions",
+    "read_customers", "read_events", "read_interactions", "read_items", "read_transactions",
     "fingerprint", "fingerprints", "kfold", "split",
 ]
 
@@ -41,7 +43,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from retaillab.data.sources import load
     from retaillab.data.splits import kfold, split
     from retaillab.data.synthetic_world import SyntheticParams, SyntheticTruth, synthetic
-    from retaillab.data.user import read_customers, read_interactions, read_transactions
+    from retaillab.data.user import (
+        read_customers,
+        read_events,
+        read_interactions,
+        read_items,
+        read_transactions,
+    )
 
 
 def __getattr__(name: str):

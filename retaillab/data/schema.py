@@ -50,7 +50,12 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         (COLUMNS.quantity, COLUMNS.price, COLUMNS.item, COLUMNS.order),
     ),
     "customers": ((COLUMNS.customer,), ()),
+    "items": ((COLUMNS.item,), ()),
+    "events": ((COLUMNS.customer, COLUMNS.item, COLUMNS.event, COLUMNS.timestamp),
+               (COLUMNS.dwell, COLUMNS.session)),
 }
+#: tables whose other columns are features (typed on reading), not carried text
+FEATURE_TABLES = ("customers", "items")
 
 #: Event types of the synthetic funnel, in funnel order.
 EVENT_TYPES: tuple[str, ...] = ("view", "click", "add_to_cart", "purchase")

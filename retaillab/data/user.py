@@ -29,12 +29,14 @@ from retaillab.data._checks import Checker, check_date_format
 from retaillab.data.quality import Quality
 from retaillab.data.reading import TEXT, Lines, read_table
 from retaillab.data.schema import COLUMNS as C
-from retaillab.data.schema import TABLES
+from retaillab.data.schema import FEATURE_TABLES, TABLES
 from retaillab.errors import DataError, ParameterError, check_choice
 
 __all__ = [
     "read_customers",
+    "read_events",
     "read_interactions",
+    "read_items",
     "read_table",
     "read_transactions",
 ]
@@ -58,7 +60,7 @@ def _mapped(frame: pd.DataFrame, kind: str, columns: dict[str, str] | None, sour
     mapping: dict[str, str] = {}
     for key, theirs in (columns or {}).items():
         key = _ALIASES.get(kind, {}).get(key, key)
-        if kind != "customers" and key not in known:
+        if kind not in FEATURE_TABLES and key not in known:
             raise ParameterError(f"columns key {key!r}", "one of " + ", ".join(known), key)
         if not isinstance(theirs, str) or not theirs:
             raise ParameterError(f"columns[{key!r}]", "the name of one of your columns", theirs)
@@ -74,7 +76,7 @@ def _mapped(frame: pd.DataFrame, kind: str, columns: dict[str, str] | None, sour
     if (kind == "transactions" and C.date not in mapping and C.date not in present
             and C.timestamp in present):
         mapping[C.date] = C.timestamp  # a file whose date column is called timestamp
-    for col in known if kind != "customers" else required:
+    for col in known if kind not in FEATURE_TABLES else required:
         mapping.setdefault(col, col)
     wanted = [*required, *(c for c in mapping if c in asked and c not in required)]
     missing = [col for col in wanted if mapping[col] not in present]
@@ -133,7 +135,7 @@ def _start(data: pd.DataFrame | str | Path, kind: str, columns: dict[str, str] |
         quality.rows_read = len(raw)
     frame, names = _mapped(raw.reset_index(drop=True), kind, columns, source, required)
     extras = None
-    if kind != "customers":  # the file's other columns are only carried: taken once, at the end
+    if kind not in FEATURE_TABLES:  # other columns are only carried: taken once, at the end
         required_, optional = TABLES[kind]
         canonical = [c for c in frame.columns if c in (*required_, *optional)]
         extras = frame[[c for c in frame.columns if c not in canonical]]
@@ -371,16 +373,7 @@ def read_customers(
                         fix="pass target=<your label column> (CLI: --target NAME)")
     chk.missing_ids([C.customer], missing_ids, quality)
     frame = chk.frame
-    out = {C.customer: chk.ids(C.customer, id_type)}
-    for col in frame.columns:
-        if col in (C.customer, target):
-            continue
-        values = frame[col]
-        if values.dtype.kind in "OUT" or pd.api.types.is_string_dtype(values):
-            as_num = pd.to_numeric(values, errors="coerce")
-            numeric = (as_num.notna() | values.isna()).all() and as_num.notna().any()
-            coded = values.astype(TEXT).str.fullmatch(r"0\d+").any()  # zip codes, not numbers
-            out[col] = as_num if numeric and not coded else values.astype("category")
+    out = {C.customer: chk.ids(C.customer, id_type), **_features(frame, (C.customer, target))}
     if target is not None:
         out[target] = _binary(chk, target)
     chk.raise_problems()
@@ -392,6 +385,84 @@ def read_customers(
                         quality)
     chk.raise_problems()
     return _done(_order(frame, "customers"), quality)
+
+
+def read_items(
+    data: pd.DataFrame | str | Path, *, columns: dict[str, str] | None = None,
+    sep: str | None = None, id_type: IdType = "auto", encoding: str | None = None,
+    missing_ids: str = "error", source: str | None = None, quality: Quality | None = None,
+) -> pd.DataFrame:
+    """Check and coerce an item table: item, then attributes (title, category, price...).
+
+    One row per item. Attributes are typed as a customer table's features are (numeric text
+    becomes numbers, other text categoricals); content-based recommenders read them. Other
+    parameters as in :func:`read_interactions`.
+    """
+    _check_common(missing_ids, None, None)
+    frame, chk = _start(data, "items", columns, sep, source, id_type, encoding, quality)
+    chk.missing_ids([C.item], missing_ids, quality)
+    frame = chk.frame
+    out = {C.item: chk.ids(C.item, id_type), **_features(frame, (C.item,))}
+    chk.raise_problems()
+    frame = _duplicates(chk, frame.assign(**out), [C.item], "error",
+                        "rows repeat an item id seen earlier", "keep one row per item", quality)
+    chk.raise_problems()
+    return _done(_order(frame, "items"), quality)
+
+
+def read_events(
+    data: pd.DataFrame | str | Path, *, columns: dict[str, str] | None = None,
+    sep: str | None = None, id_type: IdType = "auto", date_format: str | None = None,
+    dayfirst: bool | None = None, encoding: str | None = None, missing_ids: str = "error",
+    source: str | None = None, quality: Quality | None = None,
+) -> pd.DataFrame:
+    """Check and coerce an event log: customer, item, event, timestamp, dwell_seconds?, session?.
+
+    ``event`` is the behaviour's name (``view``, ``click``, ``add_to_cart``, ``purchase`` in
+    the funnel's terms; other names are kept as they are) and may not be blank; dwell times are
+    seconds, non-negative. Timestamps as in :func:`read_interactions` (text with one format for
+    the column, or Unix seconds). Other parameters as in :func:`read_interactions`.
+    """
+    _check_common(missing_ids, dayfirst, date_format)
+    frame, chk = _start(data, "events", columns, sep, source, id_type, encoding, quality)
+    id_cols = [c for c in (C.customer, C.item, C.session) if c in chk.frame.columns]
+    chk.missing_ids(id_cols, missing_ids, quality)
+    events = chk.frame[C.event].astype(TEXT).str.strip()
+    blank = events.isna() | events.eq("")
+    if blank.any():
+        chk.report(C.event, f"{int(blank.sum()):,} rows have no event name",
+                   blank.to_numpy(dtype=bool), "fill in the event (view, click, add_to_cart, "
+                   "purchase...) or drop those rows")
+    out = {C.customer: chk.ids(C.customer, id_type), C.item: chk.ids(C.item, id_type),
+           C.event: events.astype("category"),
+           C.timestamp: chk.dates(C.timestamp, date_format, unix=True, dayfirst=dayfirst)}
+    if C.dwell in chk.frame.columns:
+        out[C.dwell] = chk.numbers(C.dwell)
+    if C.session in chk.frame.columns:
+        out[C.session] = chk.ids(C.session, id_type)
+    chk.raise_problems()
+    frame = _order(_with_extras(chk, chk.coerced(out)), "events")
+    if C.dwell in frame.columns:
+        _value_check(chk, frame, C.dwell, (frame[C.dwell] < 0).to_numpy(),
+                     "dwell times are negative", "dwell_seconds are seconds spent, 0 or more")
+    chk.raise_problems()
+    return _done(frame, quality)
+
+
+def _features(frame: pd.DataFrame, skip: tuple) -> dict[str, pd.Series]:
+    """A feature table's other columns, typed: numeric text as numbers, other text as
+    categories (codes with a leading zero, like zip codes, stay categories)."""
+    out = {}
+    for col in frame.columns:
+        if col in skip:
+            continue
+        values = frame[col]
+        if values.dtype.kind in "OUT" or pd.api.types.is_string_dtype(values):
+            as_num = pd.to_numeric(values, errors="coerce")
+            numeric = (as_num.notna() | values.isna()).all() and as_num.notna().any()
+            coded = values.astype(TEXT).str.fullmatch(r"0\d+").any()
+            out[col] = as_num if numeric and not coded else values.astype("category")
+    return out
 
 
 def _done(frame: pd.DataFrame, quality: Quality | None) -> pd.DataFrame:
