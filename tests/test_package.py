@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ["mlflow", "optuna", "surprise", "implicit", "sklearn", "papermill", "pandera",
-         "matplotlib", "scipy"]
+HEAVY = ["mlflow", "optuna", "surprise", "implicit", "sklearn", "papermill", "matplotlib",
+         "scipy"]
 
 
 def _modules_after(statement: str) -> set[str]:

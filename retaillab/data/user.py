@@ -8,6 +8,11 @@ line number for CSV) and the fix. The reader builds a new frame and returns it o
 check passed, so nothing is ever half-loaded; a :class:`~retaillab.data.quality.Quality`, if
 given, counts what was read and dropped.
 
+The checks are written here rather than as a pandera schema (DESIGN's first choice): they run
+on pyarrow's text buffers before any column is typed, each needs its own fix and the file's
+line numbers, and a 5-million-line export must read in seconds (the earlier reader, object
+columns checked by per-value regexes and a pandera schema, took 58 s for 5.6 M lines).
+
 Example
 -------
 >>> orders = read_transactions("orders.csv",                      # doctest: +SKIP
