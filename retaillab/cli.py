@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 from retaillab.errors import DataError, ParameterError, RetailLabError
@@ -371,11 +372,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.flush()
             raise
         try:
-            if args.command in STORE_COMMANDS:  # runs whose process died end KILLED first
-                from retaillab import tracking
-
-                tracking.reap_orphans()
-            code = args.func(args)
+            formatting, warnings.formatwarning = warnings.formatwarning, _warning_line
+            try:
+                code = _dispatch(args)
+            finally:
+                warnings.formatwarning = formatting
         except RetailLabError as err:
             print(f"error: {err}", file=sys.stderr)
             code = EXIT_BAD_INPUT
@@ -384,6 +385,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         _discard_stdout()
         return EXIT_BROKEN_PIPE
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command in STORE_COMMANDS:  # runs whose process died end KILLED first
+        from retaillab import tracking
+
+        tracking.reap_orphans()
+    return args.func(args)
+
+
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    """Warnings in a command's output are one line, like its errors (no source location)."""
+    return f"warning: {message}\n"
 
 
 def _discard_stdout() -> None:

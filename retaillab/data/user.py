@@ -24,6 +24,7 @@ from __future__ import annotations
 import difflib
 import re
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -308,6 +309,8 @@ def read_transactions(
     for col in (C.item, C.order):
         if col in chk.frame.columns:
             out[col] = chk.ids(col, id_type)
+    if chk.problems and returns == "error":  # say the returns now too, not one round later
+        _sign_checks(chk, chk.frame, {c: v for c, v in out.items() if v is not None})
     chk.raise_problems()
     frame = chk.coerced(out)
     if from_price and C.amount in frame.columns:
@@ -315,18 +318,26 @@ def read_transactions(
     if from_price or returns != "error" or cancelled is not None:
         frame = _prepared(chk, frame, amount, returns, cancelled, quality)
     frame = _order(_with_extras(chk, frame), "transactions")
-    _value_check(chk, frame, C.amount, (frame[C.amount] < 0).to_numpy(), "amounts are negative",
-                 "remove refunds and returns, or net them against their orders, then load "
-                 "again (returns='drop' or 'net'; CLI: --returns drop|net)")
-    if C.quantity in frame.columns:
-        _value_check(chk, frame, C.quantity, (frame[C.quantity] < 1).to_numpy(),
-                     "quantities are below 1", "drop zero-quantity and return lines "
-                     "(returns='drop' or 'net'; CLI: --returns drop|net)")
+    _sign_checks(chk, frame, frame)
     frame = _duplicates(chk, frame, list(frame.columns), duplicates,
                         "rows are exact copies of an earlier row",
                         "drop the copies, or pass duplicates='keep' if they are real", quality)
     chk.raise_problems()
     return _done(frame, quality)
+
+
+def _sign_checks(chk: Checker, frame: pd.DataFrame, columns: Mapping[str, pd.Series]) -> None:
+    """Negative amounts and quantities below 1 (returns, refunds, zero lines), for the
+    columns that could be read as numbers."""
+    if C.amount in columns:
+        _value_check(chk, frame, C.amount, (columns[C.amount] < 0).to_numpy(),
+                     "amounts are negative", "remove refunds and returns, or net them against "
+                     "their orders, then load again (returns='drop' or 'net'; CLI: --returns "
+                     "drop|net)")
+    if C.quantity in columns:
+        _value_check(chk, frame, C.quantity, (columns[C.quantity] < 1).to_numpy(),
+                     "quantities are below 1", "drop zero-quantity and return lines "
+                     "(returns='drop' or 'net'; CLI: --returns drop|net)")
 
 
 def _unit_price_warning(chk: Checker, from_price: bool) -> None:

@@ -340,3 +340,33 @@ def test_an_empty_date_is_missing_not_misparsed(tmp_path):
         data.read_transactions(path)
     assert "1 rows have no date" in str(info.value) and "line 3" in str(info.value)
     assert len(info.value.problems) == 1
+
+
+def test_missing_ids_and_returns_are_said_in_the_same_round(tmp_path, capsys):
+    """The export's second and fourth rounds of issue #11 (no customer id, negative quantities)
+    come in one message, each with its lines and its option."""
+    path = tmp_path / "orders.csv"
+    path.write_text("customer,date,amount,quantity\n"
+                    "c1,2024-01-02,5.0,1\n"
+                    ",2024-01-03,4.0,2\n"
+                    "c2,2024-01-04,-3.0,-1\n")
+    code = main(["validate", "transactions", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("error:") == 1
+    assert "rows have no id" in err and "line 3" in err and "--missing-ids drop" in err
+    assert "amounts are negative" in err and "quantities are below 1" in err
+    assert "line 4" in err and "--returns drop|net" in err
+
+
+def test_a_warning_is_one_line_in_a_command(tmp_path):
+    """In a terminal (pytest records warnings in-process, so a process of its own)."""
+    import subprocess
+
+    path = tmp_path / "orders.csv"
+    path.write_text("customer,date,UnitPrice,quantity\nc1,2024-01-02,5.0,1\n")
+    done = subprocess.run([sys.executable, "-m", "retaillab.cli", "validate", "transactions",
+                           str(path), "--columns", "amount=UnitPrice"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("warning: ") and "looks like a unit price" in line
