@@ -8,12 +8,16 @@
 >>> clv.customer_lifetime_value(bg, gg, summary, months=12)           # doctest: +SKIP
 
 Names load on first use, so ``import retaillab.clv`` does not import scipy or matplotlib.
+``compare`` is imported at once (it needs only pandas): a lazy name would be replaced by the
+module ``retaillab.clv.compare`` as soon as anything imported that module.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING
+
+from retaillab.clv.compare import compare
 
 _LAZY = {
     "BetaGeo": "beta_geo",
@@ -39,7 +43,6 @@ _LAZY = {
     "holdout_metrics": "evaluation",
     "tracking": "evaluation",
     "conditional_by_frequency": "evaluation",
-    "compare": "compare",
 }
 
 __all__ = [
@@ -73,7 +76,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from retaillab.clv._engine import FitError
     from retaillab.clv.baselines import last_period_baseline, rate_baseline, simple_clv
     from retaillab.clv.beta_geo import BetaGeo, ModifiedBetaGeo
-    from retaillab.clv.compare import compare
     from retaillab.clv.evaluation import (
         conditional_by_frequency,
         holdout_metrics,

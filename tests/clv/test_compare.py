@@ -44,3 +44,13 @@ def test_penalizer_shrinks_the_parameters(cdnow_summary):
     norm = sum(v**2 for v in shrunk.params_.values())
     assert norm < sum(v**2 for v in plain.params_.values())
     assert shrunk.log_likelihood_ < plain.log_likelihood_
+
+
+def test_clv_compare_stays_the_function_after_its_module_is_imported():
+    import sys
+
+    from retaillab import clv
+    from retaillab.clv.compare import clv_deciles  # noqa: F401 - loads the module
+
+    module = sys.modules["retaillab.clv.compare"]
+    assert clv.compare is module.compare  # the function, as in churn and recsys
