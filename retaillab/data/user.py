@@ -330,10 +330,17 @@ def _sign_checks(chk: Checker, frame: pd.DataFrame, columns: Mapping[str, pd.Ser
     """Negative amounts and quantities below 1 (returns, refunds, zero lines), for the
     columns that could be read as numbers."""
     if C.amount in columns:
-        _value_check(chk, frame, C.amount, (columns[C.amount] < 0).to_numpy(),
+        negative = (columns[C.amount] < 0).to_numpy()
+        adjusted = negative & (columns[C.quantity] >= 1).to_numpy() if C.quantity in columns \
+            else np.zeros(len(negative), bool)
+        _value_check(chk, frame, C.amount, negative & ~adjusted,
                      "amounts are negative", "remove refunds and returns, or net them against "
                      "their orders, then load again (returns='drop' or 'net'; CLI: --returns "
                      "drop|net)")
+        _value_check(chk, frame, C.amount, adjusted, "amounts are negative on lines with a "
+                     "positive quantity (price adjustments or bad-debt write-offs, not "
+                     "purchases or returns)", "leave these lines out of the export, or drop "
+                     "them before loading (returns= does not touch them)")
     if C.quantity in columns:
         _value_check(chk, frame, C.quantity, (columns[C.quantity] < 1).to_numpy(),
                      "quantities are below 1", "drop zero-quantity and return lines "

@@ -370,3 +370,17 @@ def test_a_warning_is_one_line_in_a_command(tmp_path):
     assert done.returncode == 0, done.stderr
     (line,) = done.stderr.splitlines()
     assert line.startswith("warning: ") and "looks like a unit price" in line
+
+
+def test_a_bad_debt_line_is_not_taken_for_a_return(tmp_path):
+    """Online Retail's 'Adjust bad debt' lines: quantity 1, a negative price. They are neither
+    purchases nor returns, and netting returns must not hide them."""
+    path = tmp_path / "orders.csv"
+    path.write_text("customer,date,quantity,price,item\n"
+                    "c1,2024-01-02,2,5.0,a\n"
+                    "c1,2024-01-03,1,-11062.06,B\n"
+                    "c1,2024-01-04,-1,5.0,a\n")
+    with pytest.raises(DataError) as err:
+        data.read_transactions(path, amount="quantity*price", returns="net")
+    (problem,) = err.value.problems or [err.value]
+    assert "bad-debt" in problem.what and problem.rows.index.tolist() == [3]
