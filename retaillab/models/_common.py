@@ -1,0 +1,152 @@
+"""What every logged retaillab model shares: its metadata, its pip requirements, its size.
+
+The flavour modules (:mod:`retaillab.models.churn`, :mod:`~retaillab.models.clv`,
+:mod:`~retaillab.models.recsys`) build on these so every model in the store says the same
+things about itself, under the same keys:
+
+* :func:`metadata` -> the ``metadata=`` of ``log_model`` (written into the model's MLmodel
+  file): retaillab version, family, model class and the size of the saved payload;
+* :func:`requirements` -> the ``pip_requirements=`` of ``log_model``, always passed, so MLflow
+  never infers requirements (inference imports the model in a subprocess: seconds per model);
+* :func:`saved_size` / :func:`pickled_size` -> the bytes of what was saved.
+
+Nothing here imports MLflow (``import retaillab.models`` stays cheap).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pickle
+import re
+from importlib import metadata as _metadata
+from pathlib import Path
+from typing import Any
+
+#: the families a model belongs to (the package that fitted it)
+FAMILIES = ("churn", "clv", "recsys")
+
+#: keys of a model's metadata (MLmodel ``metadata:`` and the run tag's JSON)
+KEY_VERSION = "retaillab_version"
+KEY_FAMILY = "family"
+KEY_CLASS = "model_class"
+KEY_ESTIMATOR = "estimator_class"  # a scikit-learn pipeline's final step
+KEY_SIZE = "size_bytes"
+
+#: retaillab dependencies only the workbench uses (running notebooks, the lab), never a model
+#: being loaded: left out of a model's requirements
+NOT_AT_LOAD_TIME = frozenset({"papermill", "jupyterlab", "ipykernel", "ipywidgets"})
+
+
+def class_name(obj: Any) -> str:
+    """``module.QualName`` of ``obj``'s class (``sklearn.pipeline.Pipeline``)."""
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def metadata(fitted: Any, family: str, *, size: int | None = None,
+             **extra: Any) -> dict[str, Any]:
+    """The metadata every logged model carries: retaillab version, family, model class
+    (and a pipeline's final estimator class), the size in bytes of the saved payload when
+    known (``size``), and any ``extra`` items (JSON-able).
+
+    Pass the result as ``metadata=`` of ``mlflow.<flavour>.log_model``; the same dict, as
+    JSON, is the run tag ``retaillab.model.<name>`` (:func:`retaillab.models.log_model`).
+    """
+    import retaillab
+
+    if family not in FAMILIES:
+        raise ValueError(f"unknown model family {family!r}: expected one of {FAMILIES}")
+    found: dict[str, Any] = {KEY_VERSION: retaillab.__version__, KEY_FAMILY: family,
+                             KEY_CLASS: class_name(fitted)}
+    steps = getattr(fitted, "steps", None)  # a scikit-learn Pipeline
+    if isinstance(steps, list) and steps:
+        found[KEY_ESTIMATOR] = class_name(steps[-1][1])
+    if size is not None:
+        found[KEY_SIZE] = int(size)
+    found.update(extra)
+    return found
+
+
+def _name(requirement: str) -> str:
+    """The distribution name of a requirement line (``numpy>=2.0`` -> ``numpy``)."""
+    return re.split(r"[\s<>=!~;\[(@]", requirement.strip(), maxsplit=1)[0]
+
+
+def _declared() -> list[str]:
+    """retaillab's own (non-extra) dependencies: from ``pyproject.toml`` when running from a
+    checkout (an editable install's metadata goes stale when dependencies change), else
+    from the installed distribution's metadata."""
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    if pyproject.is_file():
+        import tomllib
+
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+        if project.get("name") == "retaillab":
+            return list(project.get("dependencies", []))
+    try:
+        declared = _metadata.requires("retaillab") or []
+    except _metadata.PackageNotFoundError:  # pragma: no cover - a bare source tree
+        declared = []
+    return [r for r in declared if "extra ==" not in r.replace("extra==", "extra ==")]
+
+
+@functools.cache
+def _pinned() -> tuple[str, ...]:
+    pins = []
+    for requirement in _declared():
+        name = _name(requirement)
+        if not name or name.lower() in NOT_AT_LOAD_TIME:
+            continue
+        try:
+            pins.append(f"{name}=={_metadata.version(name)}")
+        except _metadata.PackageNotFoundError:
+            continue  # declared but not installed here: nothing to pin
+    return tuple(pins)
+
+
+def requirements() -> list[str]:
+    """Explicit pinned pip requirements for loading a retaillab model: retaillab's own
+    dependencies at their installed versions (``numpy==2.3.1``, ...), without the
+    notebook-only tools (:data:`NOT_AT_LOAD_TIME`).
+
+    Always pass it as ``pip_requirements=``: without it MLflow infers requirements by
+    loading the model in a subprocess, which costs seconds per logged model.
+
+    retaillab itself is not listed: it is not on a package index, so a pin would make
+    ``pip install`` fail; the model's metadata records its version (:data:`KEY_VERSION`),
+    and loading needs an environment with that retaillab installed.
+    """
+    return list(_pinned())
+
+
+def saved_size(path: str | os.PathLike[str]) -> int:
+    """Bytes of a saved file, or of every file under a saved folder (0 if missing)."""
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    if not path.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+class _Counter:
+    """A write-only file that only counts the bytes written to it."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        return len(data)
+
+
+def pickled_size(obj: Any) -> int:
+    """Bytes of ``obj`` pickled as MLflow's scikit-learn flavour pickles it with
+    ``serialization_format="cloudpickle"`` (cloudpickle, Python's default protocol), counted
+    without keeping the bytes in memory: the size of ``model.pkl`` before it is written."""
+    import cloudpickle  # an MLflow dependency
+
+    counter = _Counter()
+    cloudpickle.dump(obj, counter, protocol=pickle.DEFAULT_PROTOCOL)
+    return counter.size
