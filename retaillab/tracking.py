@@ -481,11 +481,18 @@ class Run:
             client(self.uri).log_batch(self.run_id, tags=items)
 
     def log_data(self, name: str, table: Any) -> str:
-        """Record the fingerprint of a table, split or Dataset as tag ``retaillab.data.NAME``."""
+        """Record the fingerprint of a table, split or Dataset as tag ``retaillab.data.NAME``,
+        and as an MLflow dataset input (name and digest; the UI's Dataset column)."""
+        from mlflow.entities import Dataset as MlflowDataset
+        from mlflow.entities import DatasetInput
+
         from retaillab.data.fingerprinting import fingerprint
 
         digest = fingerprint(table)
         self.set_tags({TAG_DATA + name: digest})
+        source = str(getattr(table, "source", "") or "retaillab")
+        client(self.uri).log_inputs(self.run_id, [DatasetInput(
+            MlflowDataset(name, digest[:32], "retaillab", source[:1000]))])
         return digest
 
     def log_source(self, dataset: Any) -> dict[str, str]:

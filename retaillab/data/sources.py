@@ -122,8 +122,9 @@ def resolve(dataset: str | Mapping[str, Any], *, root: Path | None = None
     from retaillab.project import project_root
 
     root = (root or project_root()).resolve()
-    if isinstance(dataset, Mapping):
-        return _tables("inline source", dict(dataset), root, catalogue(root), ())
+    if isinstance(dataset, Mapping):  # named for its file, like a path
+        stem = Path(str(dataset.get("path", "inline source"))).name.split(".")[0]
+        return _tables(stem or "inline source", dict(dataset), root, catalogue(root), ())
     if not isinstance(dataset, str) or not dataset:
         raise DataError(f"a data set is named by a string or a mapping, got {dataset!r}",
                         source="dataset", fix="give a built-in name, a source name from "

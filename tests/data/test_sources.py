@@ -129,15 +129,18 @@ def test_a_run_records_the_source_and_its_counts(store):
     world = data.load({"path": "data/tx.csv", "kind": "transactions"})
     run = tracking.notebook_run(None, experiment="sources", params={"dataset": "tx"})
     digests = run.log_source(world)
+    table_digest = run.log_data("tx", world.transactions)
     run.close()
     logged = tracking.client().get_run(run.run_id)
     record = json.loads(logged.data.tags[tracking.TAG_SOURCE + "transactions"])
     assert record["path"] == "data/tx.csv" and record["sha256"] == digests["transactions"]
     assert logged.data.metrics["data.transactions.rows_read"] == 3
     assert logged.data.metrics["data.transactions.customers"] == 2
-    (entry,) = logged.inputs.dataset_inputs
-    assert entry.dataset.digest == digests["transactions"][:32]
-    assert entry.dataset.source == "data/tx.csv"
+    inputs = {i.dataset.name: i.dataset for i in logged.inputs.dataset_inputs}
+    assert set(inputs) == {"tx.transactions", "tx"}  # the file, and the table the run used
+    assert inputs["tx.transactions"].digest == digests["transactions"][:32]
+    assert inputs["tx.transactions"].source == "data/tx.csv"
+    assert inputs["tx"].digest == table_digest[:32]
 
 
 def test_the_report_shows_the_source_and_its_counts():
