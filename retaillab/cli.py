@@ -77,6 +77,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         options["columns"] = _parse_columns(args.columns)
     if args.encoding:
         options["encoding"] = args.encoding
+    if args.decimal:
+        options["decimal"] = args.decimal
     if args.missing_ids:
         options["missing_ids"] = args.missing_ids
     dated = {"date_format": args.date_format, "duplicates": args.duplicates,
@@ -294,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", help="customers: the binary label column")
     p.add_argument("--encoding", help="text encoding, e.g. cp1252 (default: UTF-8, or the "
                    "byte-order mark's)")
+    p.add_argument("--decimal", choices=[".", ","], help="decimal mark of numbers (default .)")
     order = p.add_mutually_exclusive_group()
     order.add_argument("--dayfirst", dest="dayfirst", action="store_const", const=True,
                        help="dates like 05/01/2020 are 5 January")

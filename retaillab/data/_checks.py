@@ -22,6 +22,10 @@ from retaillab.errors import DataError, ParameterError, failing_rows
 _INT_RE = r"^[+-]?\d+$"
 _SAFE_INT_RE = r"^-?(0|[1-9]\d{0,17})$"  # fits int64, no leading zero to lose
 _NUMBER_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|infinity)$"
+#: numbers written with a decimal comma, "." or nothing grouping thousands: 12,5  1.234,50
+_COMMA_RE = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$"
+#: numbers with "," grouping thousands and a decimal point: 1,234.50 (refused, not guessed)
+_GROUPED_RE = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"
 _ISO_RE = (r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"
            r"(Z|[+-]\d{2}(:?\d{2})?)?$")
 _DMY_RE = (r"^(?P<a>\d{1,2})(?P<s>[/.-])(?P<b>\d{1,2})[/.-](?P<y>\d{2}|\d{4})"
@@ -92,6 +96,19 @@ def _series(arr, index: pd.Index) -> pd.Series:
                      else arr.to_numpy(zero_copy_only=False), index=index)
 
 
+def _number_fix(bad) -> str:
+    """What to do about text that is not a number: a decimal comma, thousands separators."""
+    import pyarrow.compute as pc
+
+    if len(bad) and pc.all(pc.match_substring_regex(bad, _GROUPED_RE)).as_py():
+        return ("remove the thousands separators (1,234.50 -> 1234.50): a comma could also "
+                "be a decimal comma, so it is not guessed")
+    if len(bad) and pc.all(pc.match_substring_regex(bad, _COMMA_RE)).as_py():
+        return "the column uses a decimal comma: pass decimal=',' (CLI: --decimal ,)"
+    return ("use '.' as the decimal point and no currency signs or thousands separators in "
+            "this column (or decimal=',' for a decimal comma)")
+
+
 class Checker:
     """Runs the checks of one table, remembering where it came from and what failed."""
 
@@ -107,6 +124,7 @@ class Checker:
         self.extras: pd.DataFrame | None = None  # the file's other columns, rows as read
         self._present: np.ndarray | None = None  # rows of the last text date column with a value
         self._format: str | None = None  # the format the last text date column was read with
+        self.decimal = "."  # the decimal mark of numbers written as text ("." or ",")
 
     def text(self, col: str):
         """The column as stripped pyarrow text, computed once per column."""
@@ -265,14 +283,23 @@ class Checker:
             parsed = values.to_numpy(dtype="float64")
         else:
             text = self.text(col)
+            if self.decimal == ",":  # only 1.234,50-shaped values; then "." out, "," -> "."
+                ok = pc.match_substring_regex(text, _COMMA_RE)
+                bad = _mask(pc.and_(pc.invert(ok), pc.is_valid(text)))
+                if bad.any():
+                    self.report(col, f"expected numbers with a decimal comma; {bad.sum():,} "
+                                "values are not", bad, "write them as 1234,50 or 1.234,50, or "
+                                "leave decimal unset if this column uses a decimal point")
+                    return None
+                text = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
             try:  # the regex (slower) only runs to find the values that are not numbers
                 parsed = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
             except pa.ArrowInvalid:
                 ok = pc.match_substring_regex(text, _NUMBER_RE, ignore_case=True)
-                bad = _mask(pc.and_(pc.invert(ok), pc.is_valid(text)))
+                invalid = pc.and_(pc.invert(ok), pc.is_valid(text))
+                bad = _mask(invalid)
                 self.report(col, f"expected numbers; {bad.sum():,} values are not numbers",
-                            bad, "use '.' as the decimal point and no currency signs or "
-                            "thousands separators in this column")
+                            bad, _number_fix(pc.filter(text, invalid)))
                 return None
         missing = np.isnan(parsed)
         if missing.any():

@@ -124,10 +124,11 @@ def _hint(col: str, theirs: str, present: list[str], mapping: dict[str, str]) ->
 
 def _start(data: pd.DataFrame | str | Path, kind: str, columns: dict[str, str] | None,
            sep: str | None, source: str | None, id_type: str, encoding: str | None,
-           quality: Quality | None, required: tuple[str, ...] | None = None
-           ) -> tuple[pd.DataFrame, Checker]:
+           quality: Quality | None, required: tuple[str, ...] | None = None,
+           decimal: str = ".") -> tuple[pd.DataFrame, Checker]:
     """Read (or take) the table, map its columns and start its checks; fill ``quality``."""
     check_choice("id_type", id_type, ("auto", "int", "str"))
+    check_choice("decimal", decimal, (".", ","))
     if isinstance(data, pd.DataFrame):
         raw, lines, source = data, Lines(None), source or f"{kind} DataFrame"
         if raw.empty:
@@ -148,6 +149,7 @@ def _start(data: pd.DataFrame | str | Path, kind: str, columns: dict[str, str] |
         frame = frame[canonical]
     chk = Checker(frame, source, names, lines)
     chk.extras = extras
+    chk.decimal = decimal
     return frame, chk
 
 
@@ -196,8 +198,8 @@ def read_interactions(
     data: pd.DataFrame | str | Path, *, columns: dict[str, str] | None = None,
     sep: str | None = None, rating_scale: tuple[float, float] | None = None,
     id_type: IdType = "auto", duplicates: str = "error", date_format: str | None = None,
-    dayfirst: bool | None = None, encoding: str | None = None, missing_ids: str = "error",
-    source: str | None = None, quality: Quality | None = None,
+    dayfirst: bool | None = None, encoding: str | None = None, decimal: str = ".",
+    missing_ids: str = "error", source: str | None = None, quality: Quality | None = None,
 ) -> pd.DataFrame:
     """Check and coerce an interactions table: user, item, rating?, timestamp?.
 
@@ -223,6 +225,9 @@ def read_interactions(
     encoding
         The file's text encoding, e.g. ``"cp1252"``; ``None``: UTF-8 or what its byte-order
         mark says.
+    decimal
+        The decimal mark of numbers written as text: ``"."``, or ``","`` for exports written
+        ``1.234,50`` (then ``.`` may only group thousands: ``12.5`` is refused, not read as 125).
     missing_ids
         Rows without an id are an ``"error"``, or ``"drop"`` them (counted in ``quality``).
     quality
@@ -234,7 +239,8 @@ def read_interactions(
     """
     check_choice("duplicates", duplicates, ("error", "first", "last"))
     _check_common(missing_ids, dayfirst, date_format)
-    frame, chk = _start(data, "interactions", columns, sep, source, id_type, encoding, quality)
+    frame, chk = _start(data, "interactions", columns, sep, source, id_type, encoding, quality,
+                        decimal=decimal)
     chk.missing_ids([C.user, C.item], missing_ids, quality)
     out = {C.user: chk.ids(C.user, id_type), C.item: chk.ids(C.item, id_type)}
     if C.rating in chk.frame.columns:
@@ -266,7 +272,7 @@ def read_transactions(
     data: pd.DataFrame | str | Path, *, columns: dict[str, str] | None = None,
     sep: str | None = None, id_type: IdType = "auto", duplicates: str = "keep",
     date_format: str | None = None, dayfirst: bool | None = None, encoding: str | None = None,
-    missing_ids: str = "error", amount: str = "column", returns: str = "error",
+    decimal: str = ".", missing_ids: str = "error", amount: str = "column", returns: str = "error",
     cancelled: str | None = None, source: str | None = None, quality: Quality | None = None,
 ) -> pd.DataFrame:
     """Check and coerce a transactions table: customer, date, amount, quantity?, price?,
@@ -294,7 +300,7 @@ def read_transactions(
     from_price = amount == "quantity*price"
     required = (C.customer, C.date) + ((C.quantity, C.price) if from_price else (C.amount,))
     frame, chk = _start(data, "transactions", columns, sep, source, id_type, encoding, quality,
-                        required)
+                        required, decimal)
     _unit_price_warning(chk, from_price)
     id_cols = [c for c in (C.customer, C.item, C.order) if c in chk.frame.columns]
     chk.missing_ids(id_cols, missing_ids, quality)
@@ -359,6 +365,7 @@ def _unit_price_warning(chk: Checker, from_price: bool) -> None:
 
 
 _ROW = "__retaillab_row"
+_COMMA_NUMBER = r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"  # 1.234,50 (decimal=",")
 
 
 def _prepared(chk: Checker, frame: pd.DataFrame, amount: str, returns: str,
@@ -380,8 +387,8 @@ def _prepared(chk: Checker, frame: pd.DataFrame, amount: str, returns: str,
 def read_customers(
     data: pd.DataFrame | str | Path, *, columns: dict[str, str] | None = None,
     target: str | None = None, sep: str | None = None, id_type: IdType = "auto",
-    encoding: str | None = None, missing_ids: str = "error", source: str | None = None,
-    quality: Quality | None = None,
+    encoding: str | None = None, decimal: str = ".", missing_ids: str = "error",
+    source: str | None = None, quality: Quality | None = None,
 ) -> pd.DataFrame:
     """Check and coerce a customer table: customer, features..., and an optional binary target.
 
@@ -390,13 +397,15 @@ def read_customers(
     become bool, placed last. Other parameters as in :func:`read_interactions`.
     """
     _check_common(missing_ids, None, None)
-    frame, chk = _start(data, "customers", columns, sep, source, id_type, encoding, quality)
+    frame, chk = _start(data, "customers", columns, sep, source, id_type, encoding, quality,
+                        decimal=decimal)
     if target is not None and target not in frame.columns:
         raise DataError(f"no target column {target!r}", source=chk.source, column=target,
                         fix="pass target=<your label column> (CLI: --target NAME)")
     chk.missing_ids([C.customer], missing_ids, quality)
     frame = chk.frame
-    out = {C.customer: chk.ids(C.customer, id_type), **_features(frame, (C.customer, target))}
+    out = {C.customer: chk.ids(C.customer, id_type), **_features(frame, (C.customer, target),
+                                                                   decimal)}
     if target is not None:
         out[target] = _binary(chk, target)
     chk.raise_problems()
@@ -413,7 +422,8 @@ def read_customers(
 def read_items(
     data: pd.DataFrame | str | Path, *, columns: dict[str, str] | None = None,
     sep: str | None = None, id_type: IdType = "auto", encoding: str | None = None,
-    missing_ids: str = "error", source: str | None = None, quality: Quality | None = None,
+    decimal: str = ".", missing_ids: str = "error", source: str | None = None,
+    quality: Quality | None = None,
 ) -> pd.DataFrame:
     """Check and coerce an item table: item, then attributes (title, category, price...).
 
@@ -422,10 +432,11 @@ def read_items(
     parameters as in :func:`read_interactions`.
     """
     _check_common(missing_ids, None, None)
-    frame, chk = _start(data, "items", columns, sep, source, id_type, encoding, quality)
+    frame, chk = _start(data, "items", columns, sep, source, id_type, encoding, quality,
+                        decimal=decimal)
     chk.missing_ids([C.item], missing_ids, quality)
     frame = chk.frame
-    out = {C.item: chk.ids(C.item, id_type), **_features(frame, (C.item,))}
+    out = {C.item: chk.ids(C.item, id_type), **_features(frame, (C.item,), decimal)}
     chk.raise_problems()
     frame = _duplicates(chk, frame.assign(**out), [C.item], "error",
                         "rows repeat an item id seen earlier", "keep one row per item", quality)
@@ -436,8 +447,8 @@ def read_items(
 def read_events(
     data: pd.DataFrame | str | Path, *, columns: dict[str, str] | None = None,
     sep: str | None = None, id_type: IdType = "auto", date_format: str | None = None,
-    dayfirst: bool | None = None, encoding: str | None = None, missing_ids: str = "error",
-    source: str | None = None, quality: Quality | None = None,
+    dayfirst: bool | None = None, encoding: str | None = None, decimal: str = ".",
+    missing_ids: str = "error", source: str | None = None, quality: Quality | None = None,
 ) -> pd.DataFrame:
     """Check and coerce an event log: customer, item, event, timestamp, dwell_seconds?, session?.
 
@@ -447,7 +458,8 @@ def read_events(
     the column, or Unix seconds). Other parameters as in :func:`read_interactions`.
     """
     _check_common(missing_ids, dayfirst, date_format)
-    frame, chk = _start(data, "events", columns, sep, source, id_type, encoding, quality)
+    frame, chk = _start(data, "events", columns, sep, source, id_type, encoding, quality,
+                        decimal=decimal)
     id_cols = [c for c in (C.customer, C.item, C.session) if c in chk.frame.columns]
     chk.missing_ids(id_cols, missing_ids, quality)
     events = chk.frame[C.event].astype(TEXT).str.strip()
@@ -472,16 +484,23 @@ def read_events(
     return _done(frame, quality)
 
 
-def _features(frame: pd.DataFrame, skip: tuple) -> dict[str, pd.Series]:
+def _features(frame: pd.DataFrame, skip: tuple, decimal: str = ".") -> dict[str, pd.Series]:
     """A feature table's other columns, typed: numeric text as numbers, other text as
-    categories (codes with a leading zero, like zip codes, stay categories)."""
+    categories (codes with a leading zero, like zip codes, stay categories). With
+    ``decimal=","`` a column is numeric only when every value is written 1234,5 or 1.234,5."""
     out = {}
     for col in frame.columns:
         if col in skip:
             continue
         values = frame[col]
         if values.dtype.kind in "OUT" or pd.api.types.is_string_dtype(values):
-            as_num = pd.to_numeric(values, errors="coerce")
+            numeric_text = values
+            if decimal == ",":
+                text = values.astype(TEXT).str.strip()
+                comma = text.str.fullmatch(_COMMA_NUMBER).fillna(True).all()
+                numeric_text = (text.str.replace(".", "", regex=False)
+                                .str.replace(",", ".", regex=False)) if comma else values
+            as_num = pd.to_numeric(numeric_text, errors="coerce")
             numeric = (as_num.notna() | values.isna()).all() and as_num.notna().any()
             coded = values.astype(TEXT).str.fullmatch(r"0\d+").any()
             out[col] = as_num if numeric and not coded else values.astype("category")

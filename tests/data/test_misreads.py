@@ -384,3 +384,36 @@ def test_a_bad_debt_line_is_not_taken_for_a_return(tmp_path):
         data.read_transactions(path, amount="quantity*price", returns="net")
     (problem,) = err.value.problems or [err.value]
     assert "bad-debt" in problem.what and problem.rows.index.tolist() == [3]
+
+
+def test_a_decimal_comma_is_named_then_read_with_decimal(tmp_path, capsys):
+    path = tmp_path / "orders.csv"
+    path.write_text("customer;date;amount\n1;2024-01-02;12,50\n2;2024-01-03;1.234,5\n")
+    assert main(["validate", "transactions", str(path)]) == 2
+    assert "decimal=','" in capsys.readouterr().err
+    tx = data.read_transactions(path, decimal=",")
+    assert tx["amount"].tolist() == [12.5, 1234.5]
+
+
+def test_with_a_decimal_comma_a_dot_that_cannot_group_thousands_is_refused(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text("customer;date;amount\n1;2024-01-02;12,50\n2;2024-01-03;12.5\n")
+    with pytest.raises(DataError, match="decimal comma") as err:
+        data.read_transactions(path, decimal=",")
+    assert err.value.rows.index.tolist() == [3]  # never read as 125
+
+
+def test_thousands_separators_are_not_guessed(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text('customer,date,amount\n1,2024-01-02,"1,234.50"\n2,2024-01-03,3\n')
+    with pytest.raises(DataError, match="not numbers") as err:
+        data.read_transactions(path)
+    assert "thousands separators" in err.value.fix
+
+
+def test_customer_features_with_a_decimal_comma_are_numbers(tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text("customer;spend;zip\n1;12,5;01234\n2;1.000,25;04321\n")
+    customers = data.read_customers(path, decimal=",")
+    assert customers["spend"].tolist() == [12.5, 1000.25]
+    assert isinstance(customers["zip"].dtype, pd.CategoricalDtype)  # codes stay codes
