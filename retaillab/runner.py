@@ -103,7 +103,7 @@ def execute(spec: Spec, point: dict[str, Any], *, root: Path, extra_tags: dict |
     except PapermillExecutionError as exc:
         killed = exc.ename == "KeyboardInterrupt"
         status = "KILLED" if killed else "FAILED"
-        error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+        error = f"cell {exc.exec_count}: {exc.ename}: {without_rows(exc.evalue)}"
     except KeyboardInterrupt:
         status, error = "KILLED", "interrupted (Ctrl-C)"
         raise
@@ -115,6 +115,17 @@ def execute(spec: Spec, point: dict[str, Any], *, root: Path, extra_tags: dict |
             shutil.rmtree(scratch, ignore_errors=True)
     shown = output if not scratch else Path(f"artifacts/{output.name}")
     return RunResult(run.run_id, status, point, shown, error)
+
+
+def without_rows(message: str) -> str:
+    """An error message without the data rows a :class:`DataError` shows (``line 6: ...``),
+    for the run's record and the terminal summary: they stay aggregate. The executed
+    notebook, the user's own, keeps the whole message."""
+    import re
+
+    kept = [line for line in str(message).splitlines()
+            if not re.match(r"\s+(line|row) \d+: |\s+failing rows", line)]
+    return "\n".join(kept)
 
 
 @contextlib.contextmanager

@@ -159,3 +159,15 @@ def test_the_report_shows_the_source_and_its_counts():
 def test_a_frame_mistaken_for_a_name_is_refused():
     with pytest.raises(DataError, match="named by a string or a mapping"):
         sources.resolve(pd.DataFrame())
+
+
+def test_a_failed_runs_record_keeps_the_problem_not_the_rows():
+    from retaillab.errors import DataError
+    from retaillab.runner import without_rows
+
+    err = DataError("2 rows have no id", source="data/o.csv", column="customer",
+                    rows=pd.DataFrame({"customer": ["14255A", "C99"]},
+                                      index=pd.Index([6, 7], name="line")), fix="drop them")
+    text = without_rows(str(err))
+    assert "14255A" in str(err) and "14255A" not in text and "C99" not in text
+    assert "2 rows have no id" in text and "fix: drop them" in text
