@@ -71,7 +71,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """Read a user file as a canonical table; report what reading it found, or every problem."""
     from retaillab.data import user
     from retaillab.data.quality import Quality
+    from retaillab.data.sources import KINDS
 
+    if args.path is None:
+        return _validate_source(args)
+    if args.kind not in KINDS:
+        raise ParameterError("KIND", "one of " + ", ".join(KINDS), args.kind)
     options: dict[str, object] = {"sep": args.sep, "id_type": args.id_type}
     if args.columns:
         options["columns"] = _parse_columns(args.columns)
@@ -110,6 +115,30 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for line in quality.lines():
         print(f"  {line}")
     print("  columns: " + ", ".join(f"{c} ({t})" for c, t in table.dtypes.astype(str).items()))
+    return 0
+
+
+def _validate_source(args: argparse.Namespace) -> int:
+    """``retaillab validate SOURCE``: read each table of a catalogued source as it is named."""
+    from retaillab.data.sources import CATALOGUE, read_source, resolve
+
+    given = [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
+             if k not in ("kind", "path", "func", "command", "id_type") and v not in (None, False)]
+    if given or args.id_type != "auto":
+        raise ParameterError(", ".join(given or ["--id-type"]), f"set in the source's entry in "
+                             f"{CATALOGUE} (or give KIND PATH to try options on a file)",
+                             args.kind)
+    tables = resolve(args.kind)
+    if isinstance(tables, str):
+        raise ParameterError("SOURCE", f"a source of {CATALOGUE}: {tables!r} is built in "
+                             "(retaillab datasets lists it)", tables)
+    for kind, source in tables.items():
+        table, quality = read_source(source)
+        print(f"ok: {args.kind}: {source.path.name} is a valid {kind} table")
+        for line in quality.lines():
+            print(f"  {line}")
+        print("  columns: " + ", ".join(f"{c} ({t})"
+                                        for c, t in table.dtypes.astype(str).items()))
     return 0
 
 
@@ -282,10 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the suite of specs to run (default: experiments/quickstart.yaml)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_quickstart)
-    p = sub.add_parser("validate", help="check a CSV/Parquet file as a canonical table",
-                       description="Check a CSV or Parquet file as one of the canonical tables.")
-    p.add_argument("kind", choices=["interactions", "transactions", "customers"])
-    p.add_argument("path")
+    p = sub.add_parser("validate", help="check a file as a canonical table, or a source",
+                       description="Check a CSV or Parquet file as one of the canonical tables "
+                       "(KIND PATH, with options), or a source of data/sources.yaml (SOURCE, "
+                       "with its entry's options).")
+    p.add_argument("kind", metavar="KIND|SOURCE", help="transactions, interactions, customers, "
+                   "items or events; or a source name")
+    p.add_argument("path", nargs="?", help="the file (omit it to check a source)")
     p.add_argument("--columns", help="canonical=yours,... e.g. customer=cust_id,date=order_date")
     p.add_argument("--sep", help="delimiter (default: detected among , ; tab |)")
     p.add_argument("--id-type", choices=["auto", "int", "str"], default="auto")

@@ -171,3 +171,16 @@ def test_a_failed_runs_record_keeps_the_problem_not_the_rows():
     text = without_rows(str(err))
     assert "14255A" in str(err) and "14255A" not in text and "C99" not in text
     assert "2 rows have no id" in text and "fix: drop them" in text
+
+
+def test_validate_a_source_by_name_with_its_entrys_options(project, capsys):
+    from retaillab.cli import main
+
+    assert main(["validate", "orders"]) == 0
+    out = capsys.readouterr().out
+    assert "ok: orders: tx.csv is a valid transactions table" in out
+    assert "3 rows read, 3 kept" in out and "customer (str)" in out  # id_type: str applied
+    assert main(["validate", "orders", "--sep", ";"]) == 2  # options live in the entry
+    assert "data/sources.yaml" in capsys.readouterr().err
+    assert main(["validate", "ordrs"]) == 2
+    assert "Did you mean 'orders'" in capsys.readouterr().err
