@@ -21,6 +21,8 @@ from retaillab.cli import main
 from retaillab.data.quality import Quality
 from retaillab.errors import DataError, ParameterError
 
+from .conftest import validate_error
+
 TX = "customer,date,amount\n"
 
 
@@ -30,13 +32,6 @@ def _csv(tmp_path, text: str, name: str = "orders.csv"):
     return path
 
 
-def _cli(capsys, *argv: str) -> str:
-    code = main(["validate", *argv])
-    out, err = capsys.readouterr()
-    assert code == 2, (out, err)
-    assert err.startswith("error: ") and err.count("error: ") == 1 and out == ""
-    assert "Traceback" not in err
-    return err
 
 
 # dates: one format per column --------------------------------------------------------------
@@ -65,7 +60,7 @@ def test_a_column_mixing_day_first_and_month_first_is_refused(tmp_path, capsys):
     message = str(info.value)
     assert "mixes day-first" in message and "month-first" in message
     assert "line 2" in message and "line 4" in message and "line 3" not in message
-    assert "mixes day-first" in _cli(capsys, "transactions", str(path))
+    assert "mixes day-first" in validate_error(capsys, "transactions", str(path))
 
 
 def test_only_ambiguous_dates_are_refused_naming_dayfirst(tmp_path, capsys):
@@ -73,7 +68,7 @@ def test_only_ambiguous_dates_are_refused_naming_dayfirst(tmp_path, capsys):
     with pytest.raises(DataError) as info:
         data.read_transactions(path)
     assert "ambiguous" in str(info.value) and "dayfirst=True" in str(info.value)
-    assert "--dayfirst" in _cli(capsys, "transactions", str(path))
+    assert "--dayfirst" in validate_error(capsys, "transactions", str(path))
     assert data.read_transactions(path, dayfirst=False)["date"].iloc[0] == pd.Timestamp(
         "2020-05-01")
     assert main(["validate", "transactions", str(path), "--dayfirst"]) == 0
@@ -99,7 +94,8 @@ def test_bad_date_formats_are_parameter_errors(tmp_path, capsys):
     for fmt in ("%Q", "2020-01-05"):
         with pytest.raises(ParameterError, match="date_format"):
             data.read_transactions(path, date_format=fmt)
-        assert "date_format" in _cli(capsys, "transactions", str(path), "--date-format", fmt)
+        err = validate_error(capsys, "transactions", str(path), "--date-format", fmt)
+        assert "date_format" in err
 
 
 def test_a_timestamp_column_is_the_date_of_transactions(tmp_path):
@@ -197,7 +193,7 @@ def test_two_failing_columns_in_one_error(tmp_path, capsys):
     message = str(err)
     assert "2 problems" in message and "line 3" in message and "line 4" in message
     assert "'lots'" in message and "decimal point" in message
-    cli = _cli(capsys, "transactions", str(path))
+    cli = validate_error(capsys, "transactions", str(path))
     assert "column 'date'" in cli and "column 'amount'" in cli
 
 
@@ -220,17 +216,17 @@ def test_one_column_mapped_to_two_names(tmp_path, capsys):
     path = _csv(tmp_path, "id,date,amount\n1,2024-01-01,3\n")
     with pytest.raises(ParameterError, match="'id' is mapped to 'user' and 'item'"):
         data.read_interactions(path, columns={"user": "id", "item": "id"})
-    err = _cli(capsys, "interactions", str(path), "--columns", "user=id,item=id")
+    err = validate_error(capsys, "interactions", str(path), "--columns", "user=id,item=id")
     assert "'id' is mapped to" in err
 
 
 def test_unknown_canonical_key_and_malformed_columns(tmp_path, capsys):
     path = _csv(tmp_path, TX + "1,2024-01-01,3\n")
-    assert "one of customer, date, amount" in _cli(capsys, "transactions", str(path),
+    assert "one of customer, date, amount" in validate_error(capsys, "transactions", str(path),
                                                    "--columns", "buyer=customer")
-    assert "canonical=yours" in _cli(capsys, "transactions", str(path), "--columns",
+    assert "canonical=yours" in validate_error(capsys, "transactions", str(path), "--columns",
                                      "customer")
-    assert "given twice" in _cli(capsys, "transactions", str(path), "--columns",
+    assert "given twice" in validate_error(capsys, "transactions", str(path), "--columns",
                                  "customer=a,customer=b")
 
 

@@ -18,17 +18,11 @@ from retaillab.cli import main
 from retaillab.data import reading
 from retaillab.errors import DataError, ParameterError
 
+from .conftest import validate_error
+
 TX = "customer,date,amount\n"
 
 
-def _cli(capsys, *argv: str) -> str:
-    """Run ``retaillab validate``; it must exit 2 with one message on stderr."""
-    code = main(["validate", *argv])
-    out, err = capsys.readouterr()
-    assert code == 2, (out, err)
-    assert err.startswith("error: ") and err.count("error: ") == 1 and out == ""
-    assert "Traceback" not in err
-    return err
 
 
 def test_cp1252_file_is_refused_as_utf8_and_read_with_its_encoding(tmp_path, capsys):
@@ -38,7 +32,7 @@ def test_cp1252_file_is_refused_as_utf8_and_read_with_its_encoding(tmp_path, cap
         data.read_transactions(path)
     message = str(info.value)
     assert "line 2" in message and "UTF-8" in message and "encoding='cp1252'" in message
-    assert "--encoding cp1252" in _cli(capsys, "transactions", str(path))
+    assert "--encoding cp1252" in validate_error(capsys, "transactions", str(path))
     tx = data.read_transactions(path, encoding="cp1252")
     assert tx["shop"].tolist() == ["caf\u00e9"]
     assert main(["validate", "transactions", str(path), "--encoding", "cp1252"]) == 0
@@ -81,7 +75,7 @@ def test_rows_with_extra_and_missing_fields_are_reported_with_their_lines(tmp_pa
     assert "1 lines have fewer fields than the header's 3" in message
     assert "line 5: fields=2" in message  # after the blank line 4
     assert len(info.value.problems) == 2
-    assert "more fields" in _cli(capsys, "transactions", str(path))
+    assert "more fields" in validate_error(capsys, "transactions", str(path))
 
 
 def test_quoted_newlines_and_blank_lines_keep_line_numbers_right(tmp_path):
@@ -99,7 +93,7 @@ def test_repeated_header_names_are_refused(tmp_path, capsys):
     with pytest.raises(DataError) as info:
         data.read_transactions(path)
     assert "'amount' (columns 3, 4)" in str(info.value) and "rename" in str(info.value)
-    assert "repeats column names" in _cli(capsys, "transactions", str(path))
+    assert "repeats column names" in validate_error(capsys, "transactions", str(path))
 
 
 def test_nul_bytes_are_refused_with_their_lines(tmp_path, capsys):
@@ -108,7 +102,7 @@ def test_nul_bytes_are_refused_with_their_lines(tmp_path, capsys):
     with pytest.raises(DataError) as info:
         data.read_transactions(path)
     assert "NUL" in str(info.value) and "line 3" in str(info.value)
-    assert "NUL" in _cli(capsys, "transactions", str(path))
+    assert "NUL" in validate_error(capsys, "transactions", str(path))
 
 
 def test_unreadable_file(tmp_path, capsys, monkeypatch):
@@ -125,7 +119,7 @@ def test_unreadable_file(tmp_path, capsys, monkeypatch):
 
         monkeypatch.setattr(reading, "_open_binary", denied)
     try:
-        err = _cli(capsys, "transactions", str(path))
+        err = validate_error(capsys, "transactions", str(path))
     finally:
         path.chmod(0o644)
     assert "cannot be read (Permission denied)" in err and "permissions" in err
@@ -135,7 +129,7 @@ def test_truncated_gzip(tmp_path, capsys):
     path = tmp_path / "orders.csv.gz"
     whole = gzip.compress((TX + "".join(f"{i},2024-01-01,{i}\n" for i in range(5000))).encode())
     path.write_bytes(whole[: len(whole) // 2])
-    err = _cli(capsys, "transactions", str(path))
+    err = validate_error(capsys, "transactions", str(path))
     assert "damaged or cut short" in err and str(path) in err
 
 
@@ -155,7 +149,7 @@ def test_zip_with_two_files_is_refused(tmp_path, capsys):
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("a.csv", TX + "1,2024-01-01,3\n")
         archive.writestr("b.csv", TX + "2,2024-01-01,3\n")
-    err = _cli(capsys, "transactions", str(path))
+    err = validate_error(capsys, "transactions", str(path))
     assert "holds 2 files" in err and "'a.csv'" in err and "unzip" in err
 
 
@@ -164,7 +158,7 @@ def test_empty_sep_is_refused(tmp_path, capsys):
     path.write_text(TX + "1,2024-01-01,3\n")
     with pytest.raises(ParameterError, match="sep"):
         data.read_transactions(path, sep="")
-    assert "sep must be" in _cli(capsys, "transactions", str(path), "--sep", "")
+    assert "sep must be" in validate_error(capsys, "transactions", str(path), "--sep", "")
 
 
 def test_multi_character_separator_is_read_by_pandas(tmp_path):
