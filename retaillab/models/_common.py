@@ -15,10 +15,12 @@ Nothing here imports MLflow (``import retaillab.models`` stays cheap).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import pickle
 import re
+from collections.abc import Iterator
 from importlib import metadata as _metadata
 from pathlib import Path
 from typing import Any
@@ -150,3 +152,61 @@ def pickled_size(obj: Any) -> int:
     counter = _Counter()
     cloudpickle.dump(obj, counter, protocol=pickle.DEFAULT_PROTOCOL)
     return counter.size
+
+
+@contextlib.contextmanager
+def into_run(run_id: str, uri: str | None = None) -> Iterator[str]:
+    """For the block, ``mlflow.<flavour>.log_model(..., run_id=run_id)`` writes to store
+    ``uri`` (default :func:`retaillab.tracking.tracking_uri`) and creates the logged model in
+    the run's own experiment; yields the experiment id.
+
+    MLflow 3 creates the LoggedModel in the *active* experiment (the default one, ``0``, when
+    none is set, as with retaillab's client-only runs), not in the run's: its artifacts would
+    land in ``./mlruns/0`` and ``runs:/<run_id>/<name>`` would not find it. The experiment is
+    set through ``MLFLOW_EXPERIMENT_ID`` (restored afterwards), the store through MLflow's
+    tracking URI (restored afterwards).
+    """
+    from retaillab import tracking
+
+    uri = uri or tracking.tracking_uri()
+    experiment = tracking.client(uri).get_run(run_id).info.experiment_id
+    saved = {k: os.environ.pop(k, None) for k in ("MLFLOW_EXPERIMENT_ID",
+                                                  "MLFLOW_EXPERIMENT_NAME")}
+    os.environ["MLFLOW_EXPERIMENT_ID"] = experiment
+    try:
+        with using_store(uri):
+            yield experiment
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
+def using_store(uri: str) -> Iterator[None]:
+    """MLflow's fluent API (``log_model``, ``load_model``) talks to store ``uri`` for the
+    block; nothing changes when it already does.
+
+    Not ``mlflow``'s own ``_use_tracking_uri``: restoring "no URI set" there also unsets
+    ``MLFLOW_TRACKING_URI``, the variable retaillab's store comes from.
+    """
+    from mlflow.tracking._tracking_service import utils
+
+    if utils.get_tracking_uri() == uri:
+        yield
+        return
+    old_uri, old_env = utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")
+    utils.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        if old_uri is not None:
+            utils.set_tracking_uri(old_uri)
+        else:
+            utils._tracking_uri = None
+        if old_env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = old_env
