@@ -97,12 +97,12 @@ def log_model(fitted: Any, *, family: str, name: str, run_id: str, uri: str | No
                              name)
     log = _logger(family)
     uri = uri or tracking.tracking_uri()
-    with _common.into_run(run_id, uri):
-        log(fitted, name, run_id, input_example=input_example, **options)
+    with _common.logged_model(run_id, name, uri) as model_id:
+        log(fitted, name, run_id, input_example=input_example, model_id=model_id, **options)
     model_uri = f"runs:/{run_id}/{name}"
     import mlflow.models
 
-    with _common.into_run(run_id, uri):
+    with _common.using_store(uri):
         info = mlflow.models.get_model_info(model_uri)
     tag = {**(info.metadata or {}), "model_uri": model_uri, "model_id": info.model_id}
     tracking.client(uri).set_tag(run_id, model_tag(name), json.dumps(tag, sort_keys=True))

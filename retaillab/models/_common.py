@@ -155,33 +155,27 @@ def pickled_size(obj: Any) -> int:
 
 
 @contextlib.contextmanager
-def into_run(run_id: str, uri: str | None = None) -> Iterator[str]:
-    """For the block, ``mlflow.<flavour>.log_model(..., run_id=run_id)`` writes to store
-    ``uri`` (default :func:`retaillab.tracking.tracking_uri`) and creates the logged model in
-    the run's own experiment; yields the experiment id.
+def logged_model(run_id: str, name: str, uri: str | None = None) -> Iterator[str]:
+    """For the block, MLflow's fluent API talks to store ``uri`` (default
+    :func:`retaillab.tracking.tracking_uri`); yields the id of a new LoggedModel ``name``
+    made in run ``run_id``'s own experiment, for ``log_model(..., model_id=...)``.
 
-    MLflow 3 creates the LoggedModel in the *active* experiment (the default one, ``0``, when
-    none is set, as with retaillab's client-only runs), not in the run's: its artifacts would
-    land in ``./mlruns/0`` and ``runs:/<run_id>/<name>`` would not find it. The experiment is
-    set through ``MLFLOW_EXPERIMENT_ID`` (restored afterwards), the store through MLflow's
-    tracking URI (restored afterwards).
+    Left to ``log_model``, MLflow 3 creates the LoggedModel in the *active* experiment (the
+    default one, ``0``, for retaillab's client-only runs; whatever a notebook last
+    ``set_experiment``-ed otherwise), so its artifacts land elsewhere and
+    ``runs:/<run_id>/<name>`` does not find it.
     """
+    import mlflow
+
     from retaillab import tracking
 
     uri = uri or tracking.tracking_uri()
-    experiment = tracking.client(uri).get_run(run_id).info.experiment_id
-    saved = {k: os.environ.pop(k, None) for k in ("MLFLOW_EXPERIMENT_ID",
-                                                  "MLFLOW_EXPERIMENT_NAME")}
-    os.environ["MLFLOW_EXPERIMENT_ID"] = experiment
-    try:
-        with using_store(uri):
-            yield experiment
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    run = tracking.client(uri).get_run(run_id)
+    with using_store(uri):
+        model = mlflow.initialize_logged_model(
+            name=name, source_run_id=run_id, experiment_id=run.info.experiment_id,
+            params={key: str(value) for key, value in run.data.params.items()})
+        yield model.model_id
 
 
 @contextlib.contextmanager

@@ -222,7 +222,7 @@ def _signature(model: CLVModel, example: pd.DataFrame):
 
 
 def log_clv(fitted: Any, name: str, run_id: str, *, input_example: Any = None,
-            unit: str | None = None, **_: Any) -> Any:
+            unit: str | None = None, model_id: str | None = None, **_: Any) -> Any:
     """Log a CLV model into run ``run_id`` as model ``name``; the ModelInfo.
 
     ``fitted``: a :class:`CLVModel`, a fitted transaction model, or a ``(transaction,
@@ -246,6 +246,7 @@ def log_clv(fitted: Any, name: str, run_id: str, *, input_example: Any = None,
             spend_class=None if model.spend is None else _common.class_name(model.spend))
         # Model.log, as mlflow.pyfunc.log_model does, which itself takes no run_id
         return Model.log(
-            None, name=name, flavor=mlflow.pyfunc, run_id=run_id, python_model=_python_model()(),
+            None, name=name, flavor=mlflow.pyfunc, run_id=run_id, model_id=model_id,
+            python_model=_python_model()(),
             artifacts={ARTIFACT: str(path)}, signature=signature, input_example=example,
             pip_requirements=_common.requirements(), metadata=meta)

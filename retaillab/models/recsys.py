@@ -37,10 +37,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import pickle
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +47,13 @@ import pandas as pd
 
 from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import DataError
-from retaillab.models._common import metadata, requirements, saved_size
+from retaillab.models._common import (
+    logged_model,
+    metadata,
+    requirements,
+    saved_size,
+    using_store,
+)
 
 FAMILY = "recsys"
 
@@ -237,34 +241,8 @@ def signature(fitted: Any):
                             ParamSpec("exclude_seen", "boolean", PARAMS["exclude_seen"])]))
 
 
-@contextlib.contextmanager
-def _tracking_at(uri: str) -> Iterator[None]:
-    """MLflow's fluent API on store ``uri`` for the block (``Model.log`` has no client).
-
-    Unlike ``mlflow.tracking._tracking_service.utils._use_tracking_uri``, which on leaving
-    unsets ``MLFLOW_TRACKING_URI`` when no URI had been set in code, the variable is put
-    back as it was.
-    """
-    import mlflow
-    from mlflow.tracking._tracking_service import utils
-
-    if mlflow.get_tracking_uri() == uri:
-        yield
-        return
-    before, variable = utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(before)
-        if variable is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = variable
-
-
 def log_recsys(fitted: Any, name: str, run_id: str, *, uri: str | None = None,
-               input_example: Any = None) -> str:
+               input_example: Any = None, model_id: str | None = None) -> str:
     """Log the fitted recommender ``fitted`` as pyfunc model ``name`` of run ``run_id``;
     returns ``runs:/<run_id>/<name>``, which ``mlflow.pyfunc.load_model`` takes.
 
@@ -281,21 +259,17 @@ def log_recsys(fitted: Any, name: str, run_id: str, *, uri: str | None = None,
 
     fitted._check_fitted()
     uri = uri or tracking.tracking_uri()
-    run = tracking.client(uri).get_run(run_id)
     with tempfile.TemporaryDirectory(prefix="retaillab-recsys-") as tmp:
         state = Path(tmp) / STATE
         arrays = save_state(fitted, state)
         info = metadata(fitted, FAMILY, size=saved_size(state),
                         arrays_float32=sum(a["stored_as"] != a["dtype"] for a in arrays))
-        with _tracking_at(uri):
-            # created here, in the run's experiment: left to Model.log, a LoggedModel goes to
-            # the active experiment (the default one for retaillab's client-only runs), where
-            # runs:/<run_id>/<name> does not find it
-            logged = mlflow.initialize_logged_model(
-                name=name, source_run_id=run_id, experiment_id=run.info.experiment_id,
-                params={key: str(value) for key, value in run.data.params.items()})
+        with contextlib.ExitStack() as stack:
+            if model_id is None:  # in the run's experiment (see _common.logged_model)
+                model_id = stack.enter_context(logged_model(run_id, name, uri))
+            stack.enter_context(using_store(uri))
             Model.log(artifact_path=None, name=name, flavor=mlflow.pyfunc, run_id=run_id,
-                      model_id=logged.model_id, python_model=_python_model_class()(),
+                      model_id=model_id, python_model=_python_model_class()(),
                       artifacts={STATE: str(state)}, signature=signature(fitted),
                       input_example=input_example, pip_requirements=requirements(),
                       metadata=info)

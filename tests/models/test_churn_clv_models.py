@@ -4,6 +4,7 @@ in-memory predictions; metadata, run tag, size."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -157,3 +158,20 @@ def test_clv_loads_in_a_fresh_process(run, cdnow):
     out = pd.read_csv("out.csv")
     expected = clv.customer_lifetime_value(bg, gg, pd.read_csv("in.csv"), unit="W")
     assert np.allclose(out["clv"], expected, rtol=1e-12)
+
+
+def test_the_model_lands_in_the_runs_experiment_whatever_is_active(run, cdnow):
+    """A notebook that called mlflow.set_experiment elsewhere does not move the model."""
+    bg, gg, summary = cdnow
+    mlflow.set_tracking_uri(tracking.tracking_uri())
+    mlflow.set_experiment("somewhere else")
+    try:
+        uri = models.log_model((bg, gg), family="clv", name="clv_model", run_id=run.run_id,
+                               input_example=summary, unit="W")
+    finally:  # the process's fluent state as it was
+        mlflow.tracking.fluent._active_experiment_id = None
+        os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+        mlflow.set_tracking_uri(None)
+    logged = tracking.client().get_logged_model(_tag(run.run_id, "clv_model")["model_id"])
+    assert logged.experiment_id == tracking.experiment_id("models")
+    assert len(models.load(uri).predict(summary)) == len(summary)
