@@ -113,6 +113,12 @@ def catalogue(root: Path | None = None) -> dict[str, Any]:
         raise DataError("must map source names to entries (path, kind, columns, options)",
                         source=str(path), fix="see the example in the README, 'Your data, "
                         "end to end'")
+    taken = sorted(set(map(str, raw)) & set(BUILTIN))
+    if taken:  # a built-in name always means the built-in data: the entry would be ignored
+        raise DataError(f"the source {taken[0]!r} has the name of a built-in data set",
+                        source=str(path), column=taken[0],
+                        fix=f"rename it (e.g. my_{taken[0]}); built-in names: "
+                            + ", ".join(BUILTIN))
     return {str(k): v for k, v in raw.items()}
 
 

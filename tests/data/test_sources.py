@@ -184,3 +184,11 @@ def test_validate_a_source_by_name_with_its_entrys_options(project, capsys):
     assert "data/sources.yaml" in capsys.readouterr().err
     assert main(["validate", "ordrs"]) == 2
     assert "Did you mean 'orders'" in capsys.readouterr().err
+
+
+def test_a_source_named_like_a_built_in_is_refused(project):
+    (project / "data" / "sources.yaml").write_text(
+        "cdnow:\n  path: data/tx.csv\n  kind: transactions\n")
+    with pytest.raises(DataError, match="name of a built-in") as err:
+        data.load("orders")
+    assert "my_cdnow" in err.value.fix
