@@ -109,6 +109,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             raise ParameterError("--target", "used with customers only", args.kind)
         options["target"] = args.target
     reader = getattr(user, f"read_{args.kind}")
+    _check_options(reader, args.kind, options)
     quality = Quality(source=args.path, kind=args.kind)
     table = reader(args.path, quality=quality, **options)
     print(f"ok: {args.path} is a valid {args.kind} table")
@@ -116,6 +117,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"  {line}")
     print("  columns: " + ", ".join(f"{c} ({t})" for c, t in table.dtypes.astype(str).items()))
     return 0
+
+
+def _check_options(reader, kind: str, options: dict[str, object]) -> None:
+    """Refuse an option the kind's reader does not take, naming the kinds that take it."""
+    import inspect
+
+    from retaillab.data import user
+    from retaillab.data.sources import KINDS
+
+    for name, value in options.items():
+        if value is not None and name not in inspect.signature(reader).parameters:
+            takes = [k for k in KINDS
+                     if name in inspect.signature(getattr(user, f"read_{k}")).parameters]
+            raise ParameterError(f"--{name.replace('_', '-')}", "used with " + (
+                " or ".join(takes) if takes else "no kind"), kind)
 
 
 def _validate_source(args: argparse.Namespace) -> int:

@@ -22,6 +22,10 @@ from retaillab.errors import DataError, ParameterError, failing_rows
 _INT_RE = r"^[+-]?\d+$"
 _SAFE_INT_RE = r"^-?(0|[1-9]\d{0,17})$"  # fits int64, no leading zero to lose
 _NUMBER_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|infinity)$"
+#: an id Excel wrote in scientific notation (its digits are lost)
+_EXCEL_E_RE = r"^[+-]?\d(\.\d+)?e[+-]?\d+$"
+#: an integer id written by a float export: 123.0
+_POINT_ZERO_RE = r"^-?(0|[1-9]\d{0,17})\.0+$"
 #: numbers written with a decimal comma, "." or nothing grouping thousands: 12,5  1.234,50
 _COMMA_RE = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$"
 #: numbers with "," grouping thousands and a decimal point: 1,234.50 (refused, not guessed)
@@ -31,6 +35,7 @@ _ISO_RE = (r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"
 _DMY_RE = (r"^(?P<a>\d{1,2})(?P<s>[/.-])(?P<b>\d{1,2})[/.-](?P<y>\d{2}|\d{4})"
            r"(?:(?P<t>[ T])(?P<h>\d{1,2}):(?P<m>\d{2})(?P<sec>:\d{2})?)?$")
 _DIRECTIVES = set("aAwdbBmyYHIpMSfzZjUWcxXGuV%")
+_PLAUSIBLE_SECONDS = 3e8  # 1979-07-05: below it, "Unix seconds" are something else
 _EARLIEST, _LATEST = pd.Timestamp("1970-01-01"), pd.Timestamp("2100-01-01")
 _INT64_MAX = np.iinfo(np.int64).max
 _EXACT_FLOAT = 2.0 ** 53
@@ -258,6 +263,26 @@ class Checker:
                     "convert the column to one type, e.g. df[col].astype(str)")
                 return None
         text = self.text(col)
+        rounded = _mask(pc.match_substring_regex(text, _EXCEL_E_RE, ignore_case=True))
+        if rounded.any():  # 1.23457E+12: Excel showed a long number in short; digits are gone
+            self.report(col, f"{rounded.sum():,} ids are written in scientific notation "
+                        "(1.23457E+12), which has already rounded away their last digits, so "
+                        "different customers would become one", rounded,
+                        "export the id column again formatted as text (in Excel: Format "
+                        "Cells > Text, or import it as text)")
+            return None
+        if id_type != "str":  # 123.0 from a float export is the integer 123, as in Parquet
+            point_zero = _mask(pc.match_substring_regex(text, _POINT_ZERO_RE))
+            if point_zero.all():
+                text = pc.replace_substring_regex(text, r"\.0+$", "")
+            elif point_zero.any() and (point_zero | _mask(pc.match_substring_regex(
+                    text, _SAFE_INT_RE))).all():
+                self.report(col, f"ids are written both as integers and with '.0' "
+                            f"({point_zero.sum():,} rows like 123.0): whether 123 and 123.0 "
+                            "are one customer is not guessed", point_zero,
+                            "export the column again as integers, or pass id_type='str' to "
+                            "keep each id as written")
+                return None
         if id_type == "str":
             return _series(text, values.index)
         safe = _mask(pc.match_substring_regex(text, _SAFE_INT_RE))
@@ -317,6 +342,12 @@ class Checker:
                 self.report(col, "expected whole numbers", ~whole,
                             "round the values or map the right column")
                 return None
+            huge = np.abs(parsed) >= _EXACT_FLOAT
+            if huge.any():  # beyond 2**53 a float is no longer the number, and int64 wraps
+                self.report(col, f"{huge.sum():,} values are too large to be counts "
+                            "(2**53 or more)", huge, "check that the right column is mapped "
+                            "here, or fix those values")
+                return None
             return pd.Series(parsed.astype("int64"), index=values.index)
         return pd.Series(parsed, index=values.index)
 
@@ -334,10 +365,19 @@ class Checker:
         if pd.api.types.is_datetime64_any_dtype(values):
             parsed = values.dt.tz_convert("UTC").dt.tz_localize(None) \
                 if values.dt.tz is not None else values
+        elif values.dtype.kind in "iuf" and date_format is not None:  # 20240105 as a number
+            whole = values.dropna()
+            text = values.astype("Int64").astype(str) if (whole == whole.round()).all() \
+                else values.astype(str)
+            parsed = pd.to_datetime(text.where(values.notna()), format=date_format,
+                                    errors="coerce")
+            self._format = date_format
         elif values.dtype.kind in "iuf":
             if not unix:
                 self.report(col, "expected dates, got numbers", values.notna().to_numpy(),
                             "map a date column here (text like 2024-03-01)")
+                return None
+            if not self._plausible_seconds(col, values.to_numpy(dtype="float64")):
                 return None
             parsed = pd.to_datetime(values, unit="s", errors="coerce")
         else:
@@ -366,6 +406,27 @@ class Checker:
             return None
         return parsed
 
+    def _plausible_seconds(self, col: str, seconds: np.ndarray) -> bool:
+        """Whole numbers read as Unix seconds must not be something else in disguise:
+        ``20240105`` (a date written YYYYMMDD) or ``45292`` (an Excel day number) would read
+        as days of 1970. Numbers that would all fall before mid-1979 are refused."""
+        known = seconds[np.isfinite(seconds)]
+        if not len(known):
+            return True
+        ymd = (known >= 19000101) & (known <= 21001231) & (known == np.round(known))
+        if ymd.all():
+            self.report(col, "the numbers look like dates written YYYYMMDD (20240105), not "
+                        "Unix seconds", np.isfinite(seconds), "pass date_format='%Y%m%d' "
+                        "(CLI: --date-format %Y%m%d)")
+            return False
+        if known.max() < _PLAUSIBLE_SECONDS:
+            self.report(col, "read as Unix seconds, every one of these numbers would be a "
+                        "time before mid-1979 (Excel day numbers like 45292 look like this)",
+                        np.isfinite(seconds), "export real timestamps (text like "
+                        "2024-03-01 10:00, or Unix seconds), or map the right column")
+            return False
+        return True
+
     def _text_dates(self, col: str, values: pd.Series, date_format: str | None, unix: bool,
                     dayfirst: bool | None) -> pd.Series | None:
         """Parse the distinct values once with one format and spread them back to the rows."""
@@ -375,8 +436,11 @@ class Checker:
         if unix and date_format is None:
             text = self.text(col)
             if _mask(pc.match_substring_regex(text, _INT_RE)).sum() == pc.count(text).as_py():
-                return pd.to_datetime(pd.Series(pc.cast(text, "int64").to_numpy(
-                    zero_copy_only=False), index=values.index), unit="s", errors="coerce")
+                seconds = pc.cast(text, "int64").to_numpy(zero_copy_only=False)
+                if not self._plausible_seconds(col, seconds.astype("float64")):
+                    return None
+                return pd.to_datetime(pd.Series(seconds, index=values.index), unit="s",
+                                      errors="coerce")
         raw = values.astype(TEXT).array.__arrow_array__()
         if hasattr(raw, "combine_chunks"):  # one dictionary for the whole column
             raw = raw.combine_chunks()
@@ -404,7 +468,8 @@ class Checker:
                 from pandas.tseries.api import guess_datetime_format
 
                 first = uniques.dropna().iloc[0]
-                fmt = guess_datetime_format(first, dayfirst=bool(dayfirst))
+                year_first = bool(re.match(r"\d{4}\D", first))  # 2024/01/02: never Y/D/M
+                fmt = guess_datetime_format(first, dayfirst=bool(dayfirst) and not year_first)
                 if fmt is None:
                     self.report(col, "values are not dates this reader can parse (no format "
                                 f"fits {first!r})", values.notna().to_numpy(),

@@ -97,10 +97,29 @@ def read_table(path: str | Path, *, sep: str | None = None, encoding: str | None
         raise DataError("the file is empty", source=source,
                         fix="export the data again; the file has no header and no rows")
     encoding = encoding or next((name for bom, name in _BOMS if head.startswith(bom)), "utf-8")
+    boms = {"utf-16": (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE),
+            "utf-32": (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)}
+    if encoding in boms and not head.startswith(boms[encoding]):
+        raise DataError(f"{encoding} was given but the file has no byte-order mark, so its "
+                        "byte order is unknown", source=source,
+                        fix=f"name the byte order: encoding='{encoding}-le' (Windows) or "
+                            f"'{encoding}-be'")
+    if encoding == "utf-8" and head.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"  # "utf-8" said of a file with a byte-order mark: not a header
+    if "\r" in head.decode("latin-1") and "\n" not in head.decode("latin-1"):
+        raise DataError("its lines end with a carriage return alone (an old Mac 'CSV "
+                        "(Macintosh)' export)", source=source,
+                        fix="save it again as 'CSV UTF-8' or 'CSV (Comma delimited)', or "
+                            "convert the line endings (e.g. tr '\\r' '\\n')")
     text = _decode_head(path, head, encoding)
     delimiter = sep if sep is not None else _sniff(text)
     if len(delimiter) == 1:
-        header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+        try:
+            header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+        except csv.Error as exc:
+            raise DataError(f"its header cannot be read as delimited text ({exc})",
+                            source=source, fix="check the delimiter (sep) and the line "
+                            "endings") from None
     else:
         header = []
     _check_header(source, header, delimiter)
@@ -178,6 +197,10 @@ def _decode_head(path: Path, head: bytes, encoding: str) -> str:
             if exc.start < len(cut) - 4:
                 raise _not_encoded(path, encoding, head, exc) from None
             cut = cut[:-1]
+        except UnicodeError as exc:  # e.g. "utf-16" of a file without a byte-order mark
+            raise DataError(f"cannot be read as {encoding}: {exc}", source=str(path),
+                            fix="name the byte order: encoding='utf-16-le' (Windows) or "
+                                "'utf-16-be'") from None
     return head.decode(encoding, errors="replace")
 
 
@@ -427,6 +450,18 @@ def _field_rows(rows: list[tuple[int, int, str]]) -> pd.DataFrame:
                         index=pd.Index([line for line, _, _ in rows], name="line"))
 
 
+def _nested_columns(path: Path) -> list[str]:
+    """Columns of list, struct or map type (from the schema: no value is looked at)."""
+    import pyarrow.parquet as pq
+    import pyarrow.types as pt
+
+    try:
+        schema = pq.ParquetDataset(path).schema if path.is_dir() else pq.read_schema(path)
+    except Exception:  # read_parquet already read it; a schema it cannot give is no news
+        return []
+    return [f.name for f in schema if pt.is_nested(f.type)]
+
+
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         frame = pd.read_parquet(path)
@@ -440,6 +475,13 @@ def _read_parquet(path: Path) -> pd.DataFrame:
                         fix="check that the file is a complete Parquet file") from None
     if frame.empty:
         raise DataError("the file has no rows", source=str(path), fix="export the data again")
+    if any(name is not None for name in frame.index.names):  # df.set_index(...).to_parquet()
+        frame = frame.reset_index()
+    nested = _nested_columns(path)
+    if nested:
+        raise DataError(f"columns hold lists or records, not single values: "
+                        f"{', '.join(map(repr, nested))}", source=str(path),
+                        fix="flatten or drop those columns before loading")
     names = [str(c) for c in frame.columns]
     if len(set(names)) < len(names):
         twice = sorted({n for n in names if names.count(n) > 1})

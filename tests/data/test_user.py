@@ -164,9 +164,9 @@ def test_timestamp_alias_of_design_example_maps_to_date(tmp_path):
 
 def test_interactions_numeric_timestamps_are_unix_seconds(tmp_path):
     path = tmp_path / "r.tsv"
-    path.write_text("uid\tsku\tts\n1\t2\t86400\n")
+    path.write_text("uid\tsku\tts\n1\t2\t1704067200\n")
     ix = data.read_interactions(path, columns={"user": "uid", "item": "sku", "timestamp": "ts"})
-    assert ix["timestamp"].iloc[0] == pd.Timestamp("1970-01-02")
+    assert ix["timestamp"].iloc[0] == pd.Timestamp("2024-01-01")  # 54 years of 86,400 s
 
 
 def test_duplicates_keep_last_is_explicit(tmp_path):
