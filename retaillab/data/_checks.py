@@ -35,6 +35,7 @@ _ISO_RE = (r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"
 _DMY_RE = (r"^(?P<a>\d{1,2})(?P<s>[/.-])(?P<b>\d{1,2})[/.-](?P<y>\d{2}|\d{4})"
            r"(?:(?P<t>[ T])(?P<h>\d{1,2}):(?P<m>\d{2})(?P<sec>:\d{2})?)?$")
 _DIRECTIVES = set("aAwdbBmyYHIpMSfzZjUWcxXGuV%")
+_OFFSET_RE = r"(?:Z|[+-]\d{2}(?::?\d{2})?)$"  # an ISO time's UTC offset
 _PLAUSIBLE_SECONDS = 3e8  # 1979-07-05: below it, "Unix seconds" are something else
 _EARLIEST, _LATEST = pd.Timestamp("1970-01-01"), pd.Timestamp("2100-01-01")
 _INT64_MAX = np.iinfo(np.int64).max
@@ -355,10 +356,12 @@ class Checker:
               dayfirst: bool | None = None) -> pd.Series | None:
         """A datetime column, every text value parsed with one format.
 
-        Numbers are Unix seconds when ``unix`` is set. Text: ``date_format`` if given; ISO 8601
-        (offsets converted to UTC); day/month/year-like dates in the order the unambiguous
-        values show (or ``dayfirst`` says); else the one format pandas guesses from the first
-        value. Values that do not fit the column's format are listed, never parsed another way.
+        Numbers are Unix seconds when ``unix`` is set (whole numbers that would all fall before
+        mid-1979, or look like YYYYMMDD, are refused). Text: ``date_format`` if given; ISO 8601
+        (offsets converted to UTC; times with and without offsets in one column are refused);
+        day/month/year-like dates in the order the unambiguous values show (or ``dayfirst``
+        says); else the one format pandas guesses from the first value. Values that do not fit
+        the column's format are listed, never parsed another way.
         """
         values = self.frame[col]
         self._present, self._format = None, None
@@ -460,6 +463,15 @@ class Checker:
             dmy = uniques.str.match(_DMY_RE)
             if iso.mean() >= 0.5:
                 fmt, utc = "ISO8601", True
+                offset = uniques.str.contains(_OFFSET_RE).fillna(False).to_numpy(dtype=bool)
+                timed = uniques.str.contains(r"\d[T ]\d").fillna(False).to_numpy(dtype=bool)
+                if offset.any() and (timed & ~offset).any():  # which clock is the naive one?
+                    rows = np.isin(codes, np.flatnonzero(timed & ~offset))
+                    self.report(col, "times with a UTC offset (…+02:00, …Z) and times without "
+                                "one are mixed: the ones without cannot be placed", rows,
+                                "export every time with its offset, or every time in one "
+                                "zone without offsets")
+                    return None
             elif dmy.mean() >= 0.5:
                 fmt = self._dmy_format(col, uniques, codes, dayfirst, values)
                 if fmt is None:

@@ -115,3 +115,15 @@ def test_a_parquet_index_is_a_column_and_nested_columns_are_refused(tmp_path):
     with pytest.raises(DataError, match="lists or records") as err:
         data.read_transactions(nested)
     assert "'tags'" in str(err.value)
+
+
+def test_times_with_and_without_offsets_are_not_mixed(tmp_path):
+    path = write(tmp_path, "user,item,timestamp\n1,a,2024-01-01T23:30:00-05:00\n"
+                           "2,b,2024-01-01 10:00:00\n3,c,2024-01-01T10:00:00Z\n")
+    with pytest.raises(DataError, match="offset") as err:
+        data.read_interactions(path)
+    assert err.value.rows.index.tolist() == [3]
+    same = write(tmp_path, "user,item,timestamp\n1,a,2024-01-01T23:30:00-05:00\n"
+                           "2,b,2024-01-01T10:00:00Z\n", "same.csv")
+    assert data.read_interactions(same)["timestamp"].tolist() == [
+        pd.Timestamp("2024-01-02 04:30"), pd.Timestamp("2024-01-01 10:00")]  # both in UTC
