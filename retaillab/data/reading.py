@@ -34,6 +34,9 @@ __all__ = ["TEXT", "Lines", "read_table"]
 #: the dtype of text columns: arrow-backed strings (pandas' own ``str``), NaN for missing
 TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 NA_VALUES = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None"]
+#: text that means "no value" in numbers, dates and numeric features, but not in ids or text:
+#: NA is Namibia, NONE may be a stock code (:func:`null_tokens`)
+NA_TOKENS = tuple(v for v in NA_VALUES if v)
 _CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".gz", ".bz2", ".zip", ".xz"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
 _DELIMITERS = ",;\t|"
@@ -140,6 +143,23 @@ def read_table(path: str | Path, *, sep: str | None = None, encoding: str | None
         raise DataError("the file has a header but no rows", source=source,
                         fix="export the data again")
     return frame, lines
+
+
+def null_tokens(values: pd.Series) -> pd.Series:
+    """Text columns with the "no value" words (:data:`NA_TOKENS`, after trimming) as missing."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pd.api.types.is_string_dtype(values):
+        return values
+    text = values.astype(TEXT)
+    arr = text.array.__arrow_array__()
+    hit = pc.fill_null(pc.is_in(pc.utf8_trim_whitespace(arr), value_set=pa.array(NA_TOKENS)),
+                       False)
+    if not pc.any(hit).as_py():
+        return text
+    kept = pc.if_else(hit, pa.scalar(None, arr.type), arr)
+    return pd.Series(pd.array(kept, dtype=TEXT), index=values.index, name=values.name)
 
 
 def _check_path(path: Path) -> None:
@@ -271,9 +291,11 @@ def _read_arrow(path: Path, encoding: str, delimiter: str, header: list[str]
     scan = _Scan(path, encoding, delimiter, len(header))
     if odd:
         raise scan.field_count_error()
-    empty = None
+    empty = None  # a row of empty fields and "no value" words is a blank line (row_lines)
+    tokens = pa.array(NA_TOKENS)
     for column in table.columns:
-        null = pc.is_null(column)
+        null = pc.or_kleene(pc.is_null(column), pc.is_in(column, value_set=tokens))
+        null = pc.fill_null(null, True)
         empty = null if empty is None else pc.and_(empty, null)
     keep = None
     if empty is not None and pc.any(empty).as_py():
@@ -313,7 +335,7 @@ def _arrow_table(path: Path, encoding: str, delimiter: str, header: list[str], n
     parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=newlines,
                               invalid_row_handler=invalid)
     convert = pcsv.ConvertOptions(column_types={name: pa.string() for name in header},
-                                  null_values=NA_VALUES, strings_can_be_null=True)
+                                  null_values=[""], strings_can_be_null=True)
     plain = path.suffix.lower() in (".csv", ".tsv", ".txt")
     try:
         with (open(path, "rb") if plain else _open_binary(path)) as fh:
@@ -352,7 +374,7 @@ def _read_pandas(path: Path, encoding: str, delimiter: str) -> tuple[pd.DataFram
     """A multi-character (regex) delimiter: pandas' Python engine, which pyarrow cannot."""
     try:
         frame = pd.read_csv(path, sep=delimiter, engine="python", dtype=str,
-                            keep_default_na=False, na_values=NA_VALUES,
+                            keep_default_na=False, na_values=[""],
                             skip_blank_lines=False, encoding=encoding)
     except pd.errors.EmptyDataError:
         raise DataError("the file is empty", source=str(path),
@@ -362,7 +384,7 @@ def _read_pandas(path: Path, encoding: str, delimiter: str) -> tuple[pd.DataFram
     except pd.errors.ParserError as exc:
         raise DataError(f"cannot be parsed as delimited text: {exc}", source=str(path),
                         fix="check the delimiter (sep) and the quoting") from None
-    filled = frame.notna().any(axis=1).to_numpy()
+    filled = (frame.notna() & ~frame.isin(NA_TOKENS)).any(axis=1).to_numpy()
     frame = frame[filled].reset_index(drop=True).astype(TEXT)
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame, Lines(np.flatnonzero(filled) + 2)

@@ -33,7 +33,7 @@ import pandas as pd
 
 from retaillab.data._checks import Checker, check_date_format
 from retaillab.data.quality import Quality
-from retaillab.data.reading import TEXT, Lines, read_table
+from retaillab.data.reading import TEXT, Lines, null_tokens, read_table
 from retaillab.data.schema import COLUMNS as C
 from retaillab.data.schema import FEATURE_TABLES, TABLES
 from retaillab.errors import DataError, ParameterError, check_choice
@@ -129,6 +129,7 @@ def _start(data: pd.DataFrame | str | Path, kind: str, columns: dict[str, str] |
     """Read (or take) the table, map its columns and start its checks; fill ``quality``."""
     check_choice("id_type", id_type, ("auto", "int", "str"))
     check_choice("decimal", decimal, (".", ","))
+    csv_text = False  # CSV text: words like NA are "no value" outside ids (below)
     if isinstance(data, pd.DataFrame):
         raw, lines, source = data, Lines(None), source or f"{kind} DataFrame"
         if raw.empty:
@@ -136,6 +137,7 @@ def _start(data: pd.DataFrame | str | Path, kind: str, columns: dict[str, str] |
     else:
         raw, lines = read_table(data, sep=sep, encoding=encoding)
         source = source or str(data)
+        csv_text = Path(data).suffix.lower() not in (".parquet", ".pq")
     if quality is not None:
         quality.source = quality.source or source
         quality.kind = quality.kind or kind
@@ -147,6 +149,9 @@ def _start(data: pd.DataFrame | str | Path, kind: str, columns: dict[str, str] |
         canonical = [c for c in frame.columns if c in (*required_, *optional)]
         extras = frame[[c for c in frame.columns if c not in canonical]]
         frame = frame[canonical]
+        if csv_text:  # numbers, dates, event names: NA, NULL... are missing; ids keep them
+            frame = frame.assign(**{c: null_tokens(frame[c]) for c in frame.columns
+                                    if c not in _ID_COLUMNS})
     chk = Checker(frame, source, names, lines)
     chk.extras = extras
     chk.decimal = decimal
@@ -365,6 +370,7 @@ def _unit_price_warning(chk: Checker, from_price: bool) -> None:
 
 
 _ROW = "__retaillab_row"
+_ID_COLUMNS = (C.customer, C.user, C.item, C.order, C.session)
 _COMMA_NUMBER = r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"  # 1.234,50 (decimal=",")
 
 
@@ -484,6 +490,17 @@ def read_events(
     return _done(frame, quality)
 
 
+def _tokens_if_numeric(values: pd.Series) -> pd.Series:
+    """A feature column with NA, NULL... as missing when its other values are numbers (a
+    numeric feature's gaps); a text feature keeps them (NA is Namibia)."""
+    nulled = null_tokens(values)
+    if nulled.isna().sum() == values.isna().sum():
+        return values
+    rest = nulled.dropna().astype(TEXT).str.strip()
+    looks = rest.str.fullmatch(r"[+-]?(\d[\d.,]*|\.\d+)([eE][+-]?\d+)?").all()
+    return nulled if len(rest) and looks else values
+
+
 def _features(frame: pd.DataFrame, skip: tuple, decimal: str = ".") -> dict[str, pd.Series]:
     """A feature table's other columns, typed: numeric text as numbers, other text as
     categories (codes with a leading zero, like zip codes, stay categories). With
@@ -494,6 +511,7 @@ def _features(frame: pd.DataFrame, skip: tuple, decimal: str = ".") -> dict[str,
             continue
         values = frame[col]
         if values.dtype.kind in "OUT" or pd.api.types.is_string_dtype(values):
+            values = _tokens_if_numeric(values)
             numeric_text = values
             if decimal == ",":
                 text = values.astype(TEXT).str.strip()

@@ -127,3 +127,34 @@ def test_times_with_and_without_offsets_are_not_mixed(tmp_path):
                            "2,b,2024-01-01T10:00:00Z\n", "same.csv")
     assert data.read_interactions(same)["timestamp"].tolist() == [
         pd.Timestamp("2024-01-02 04:30"), pd.Timestamp("2024-01-01 10:00")]  # both in UTC
+
+
+def test_words_for_no_value_are_missing_only_where_a_value_is_a_number_or_a_date(tmp_path):
+    """NA is Namibia and a stock code may be NONE: ids and text keep such words; amounts,
+    dates and numeric features read them as missing."""
+    path = write(tmp_path, "customer,date,amount,item,country\n"
+                           "NA,2024-01-01,5,NONE,NA\n"
+                           "c2,2024-01-02,6,a,Germany\n")
+    tx = data.read_transactions(path, id_type="str")
+    assert tx["customer"].tolist() == ["NA", "c2"] and tx["item"].tolist() == ["NONE", "a"]
+    assert tx["country"].tolist() == ["NA", "Germany"]
+    gaps = write(tmp_path, "customer,date,amount\n1,NULL,5\n2,2024-01-02,NA\n", "gaps.csv")
+    with pytest.raises(DataError) as err:
+        data.read_transactions(gaps)
+    assert {p.column for p in err.value.problems} == {"date", "amount"}
+    assert all("no date" in p.what or "no value" in p.what for p in err.value.problems)
+    customers = write(tmp_path, "customer,spend,country\n1,NA,NA\n2,3.5,Spain\n",
+                      "customers.csv")
+    table = data.read_customers(customers)
+    assert table["spend"].isna().tolist() == [True, False]  # a numeric feature's gap
+    assert table["country"].tolist() == ["NA", "Spain"]  # a text feature's value
+
+
+def test_a_row_of_only_no_value_words_is_a_blank_line(tmp_path):
+    path = write(tmp_path, "customer,date,amount\n1,2024-01-01,5\nNA,NULL,N/A\n"
+                           "2,2024-01-02,6\n")
+    with pytest.raises(DataError) as err:
+        data.read_transactions(write(tmp_path, "customer,date,amount\n1,2024-01-01,5\n"
+                                               "NA,NULL,N/A\n2,x,6\n", "bad.csv"))
+    assert err.value.rows.index.tolist() == [4]  # line numbers skip the blank line
+    assert len(data.read_transactions(path)) == 2
