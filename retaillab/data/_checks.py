@@ -102,6 +102,23 @@ def _series(arr, index: pd.Index) -> pd.Series:
                      else arr.to_numpy(zero_copy_only=False), index=index)
 
 
+def _has_any(text, pieces: tuple[str, ...]) -> bool:
+    """Whether the text's bytes hold one of ``pieces``: a byte search of the data buffers, a
+    cheap guard before a regex over every value (it may say yes for a value filtered away;
+    the regex then finds nothing)."""
+    import pyarrow as pa
+
+    chunks = text.chunks if isinstance(text, pa.ChunkedArray) else [text]
+    wanted = [piece.encode() for piece in pieces]
+    for chunk in chunks:
+        data = chunk.buffers()[-1]
+        if data is not None:
+            raw = memoryview(data).tobytes()
+            if any(piece in raw for piece in wanted):
+                return True
+    return False
+
+
 def _number_fix(bad) -> str:
     """What to do about text that is not a number: a decimal comma, thousands separators."""
     import pyarrow.compute as pc
@@ -264,7 +281,8 @@ class Checker:
                     "convert the column to one type, e.g. df[col].astype(str)")
                 return None
         text = self.text(col)
-        rounded = _mask(pc.match_substring_regex(text, _EXCEL_E_RE, ignore_case=True))
+        rounded = _mask(pc.match_substring_regex(text, _EXCEL_E_RE, ignore_case=True)) \
+            if _has_any(text, ("E+", "e+", "E-", "e-")) else np.zeros(len(text), bool)
         if rounded.any():  # 1.23457E+12: Excel showed a long number in short; digits are gone
             self.report(col, f"{rounded.sum():,} ids are written in scientific notation "
                         "(1.23457E+12), which has already rounded away their last digits, so "
@@ -272,7 +290,7 @@ class Checker:
                         "export the id column again formatted as text (in Excel: Format "
                         "Cells > Text, or import it as text)")
             return None
-        if id_type != "str":  # 123.0 from a float export is the integer 123, as in Parquet
+        if id_type != "str" and _has_any(text, (".0",)):  # 123.0: the integer 123, as in Parquet
             point_zero = _mask(pc.match_substring_regex(text, _POINT_ZERO_RE))
             if point_zero.all():
                 text = pc.replace_substring_regex(text, r"\.0+$", "")

@@ -154,8 +154,9 @@ def null_tokens(values: pd.Series) -> pd.Series:
         return values
     text = values.astype(TEXT)
     arr = text.array.__arrow_array__()
-    hit = pc.fill_null(pc.is_in(pc.utf8_trim_whitespace(arr), value_set=pa.array(NA_TOKENS)),
-                       False)
+    # one hash lookup per value; a word with spaces around it is not taken for "no value"
+    # (it fails the number or date check, and says so, rather than being misread)
+    hit = pc.fill_null(pc.is_in(arr, value_set=pa.array(NA_TOKENS)), False)
     if not pc.any(hit).as_py():
         return text
     kept = pc.if_else(hit, pa.scalar(None, arr.type), arr)
