@@ -108,30 +108,31 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if args.kind != "customers":
             raise ParameterError("--target", "used with customers only", args.kind)
         options["target"] = args.target
-    reader = getattr(user, f"read_{args.kind}")
-    _check_options(reader, args.kind, options)
+    _check_options(args.kind, options)
     quality = Quality(source=args.path, kind=args.kind)
-    table = reader(args.path, quality=quality, **options)
-    print(f"ok: {args.path} is a valid {args.kind} table")
-    for line in quality.lines():
-        print(f"  {line}")
-    print("  columns: " + ", ".join(f"{c} ({t})" for c, t in table.dtypes.astype(str).items()))
+    table = user.reader(args.kind)(args.path, quality=quality, **options)
+    _print_valid(args.path, args.kind, table, quality)
     return 0
 
 
-def _check_options(reader, kind: str, options: dict[str, object]) -> None:
+def _check_options(kind: str, options: dict[str, object]) -> None:
     """Refuse an option the kind's reader does not take, naming the kinds that take it."""
-    import inspect
-
     from retaillab.data import user
     from retaillab.data.sources import KINDS
 
     for name, value in options.items():
-        if value is not None and name not in inspect.signature(reader).parameters:
-            takes = [k for k in KINDS
-                     if name in inspect.signature(getattr(user, f"read_{k}")).parameters]
+        if value is not None and name != "columns" and name not in user.options(kind):
+            takes = [k for k in KINDS if name in user.options(k)]
             raise ParameterError(f"--{name.replace('_', '-')}", "used with " + (
                 " or ".join(takes) if takes else "no kind"), kind)
+
+
+def _print_valid(label: str, kind: str, table, quality) -> None:
+    """What ``validate`` prints for a table that read: the counts, then the column types."""
+    print(f"ok: {label} is a valid {kind} table")
+    for line in quality.lines():
+        print(f"  {line}")
+    print("  columns: " + ", ".join(f"{c} ({t})" for c, t in table.dtypes.astype(str).items()))
 
 
 def _validate_source(args: argparse.Namespace) -> int:
@@ -150,11 +151,7 @@ def _validate_source(args: argparse.Namespace) -> int:
                              "(retaillab datasets lists it)", tables)
     for kind, source in tables.items():
         table, quality = read_source(source)
-        print(f"ok: {args.kind}: {source.path.name} is a valid {kind} table")
-        for line in quality.lines():
-            print(f"  {line}")
-        print("  columns: " + ", ".join(f"{c} ({t})"
-                                        for c, t in table.dtypes.astype(str).items()))
+        _print_valid(f"{args.kind}: {source.path.name}", kind, table, quality)
     return 0
 
 

@@ -32,7 +32,6 @@ the reader's :class:`~retaillab.data.quality.Quality` counts, which runs log.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -186,18 +185,10 @@ def read_source(source: Source) -> tuple[Any, Any]:
     from retaillab.data import user
     from retaillab.data.quality import Quality
 
-    reader = getattr(user, f"read_{source.kind}")
     quality = Quality(source=source.name, kind=source.kind)
-    options = {**source.options}
-    if source.columns:
-        options["columns"] = dict(source.columns)
-    accepted = inspect.signature(reader).parameters
-    if "quality" in accepted:
-        options["quality"] = quality
-    frame = reader(source.path, source=str(source.path), **options)
-    if not quality.rows:
-        quality.rows_read = quality.rows_read or len(frame)
-        quality.finish(frame)
+    columns = {"columns": dict(source.columns)} if source.columns else {}
+    frame = user.reader(source.kind)(source.path, source=str(source.path), quality=quality,
+                                     **columns, **source.options)
     return frame, quality
 
 
@@ -265,13 +256,7 @@ def _tables(name: str, entry: dict[str, Any], root: Path, entries: dict[str, Any
 def _check_options(kind: str, options: dict[str, Any], where: str) -> None:
     from retaillab.data import user
 
-    reader = getattr(user, f"read_{kind}", None)
-    if reader is None:
-        raise DataError(f"no reader for {kind} tables yet", source=where, column="kind",
-                        fix="use one of: " + ", ".join(k for k in KINDS
-                                                       if hasattr(user, f"read_{k}")))
-    accepted = [p for p in inspect.signature(reader).parameters
-                if p not in ("data", "columns", "source", "quality")]
+    accepted = user.options(kind)
     for key in options:
         if key not in accepted:
             import difflib

@@ -24,14 +24,14 @@ from __future__ import annotations
 import difflib
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from retaillab.data._checks import Checker, check_date_format
+from retaillab.data._checks import _COMMA_RE, Checker, check_date_format
 from retaillab.data.quality import Quality
 from retaillab.data.reading import TEXT, Lines, null_tokens, read_table
 from retaillab.data.schema import COLUMNS as C
@@ -371,7 +371,6 @@ def _unit_price_warning(chk: Checker, from_price: bool) -> None:
 
 _ROW = "__retaillab_row"
 _ID_COLUMNS = (C.customer, C.user, C.item, C.order, C.session)
-_COMMA_NUMBER = r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"  # 1.234,50 (decimal=",")
 
 
 def _prepared(chk: Checker, frame: pd.DataFrame, amount: str, returns: str,
@@ -515,7 +514,7 @@ def _features(frame: pd.DataFrame, skip: tuple, decimal: str = ".") -> dict[str,
             numeric_text = values
             if decimal == ",":
                 text = values.astype(TEXT).str.strip()
-                comma = text.str.fullmatch(_COMMA_NUMBER).fillna(True).all()
+                comma = text.str.match(_COMMA_RE).fillna(True).all()  # anchored: whole value
                 numeric_text = (text.str.replace(".", "", regex=False)
                                 .str.replace(",", ".", regex=False)) if comma else values
             as_num = pd.to_numeric(numeric_text, errors="coerce")
@@ -523,6 +522,20 @@ def _features(frame: pd.DataFrame, skip: tuple, decimal: str = ".") -> dict[str,
             coded = values.astype(TEXT).str.fullmatch(r"0\d+").any()
             out[col] = as_num if numeric and not coded else values.astype("category")
     return out
+
+
+def reader(kind: str) -> Callable[..., pd.DataFrame]:
+    """The reader of a table kind: ``read_<kind>``."""
+    return globals()[f"read_{kind}"]
+
+
+def options(kind: str) -> list[str]:
+    """The options a kind's reader takes: what a source entry or a command line may set
+    (everything but the data, the column mapping, the source label and the counts)."""
+    import inspect
+
+    return [name for name in inspect.signature(reader(kind)).parameters
+            if name not in ("data", "columns", "source", "quality")]
 
 
 def _done(frame: pd.DataFrame, quality: Quality | None) -> pd.DataFrame:
