@@ -25,53 +25,18 @@ changing the future changes no feature).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from retaillab.churn._behaviour import DAY, category_mix, funnel
+from retaillab.data.cutoffs import Cutoff
 from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import DataError, ParameterError
 
 __all__ = ["churn_labels", "churn_table", "transaction_features"]
 
 WINDOWS: tuple[int, ...] = (30, 90, 180)
-
-
-class Cutoff(NamedTuple):
-    """A checked cut-off: ``stamp`` as given, and whether it is a whole day (no time of day),
-    which then ends at the next midnight (see the module docstring)."""
-
-    stamp: pd.Timestamp
-    whole_day: bool
-
-    @property
-    def end(self) -> pd.Timestamp:
-        """The first instant after the cut-off: the next midnight for a whole day."""
-        return self.stamp + DAY if self.whole_day else self.stamp
-
-    def past(self, dates: pd.Series) -> pd.Series:
-        """Which ``dates`` are on the feature side."""
-        return dates < self.end if self.whole_day else dates <= self.stamp
-
-    def future(self, dates: pd.Series, days: int) -> pd.Series:
-        """Which ``dates`` fall in the ``days``-day horizon after the cut-off."""
-        if self.whole_day:
-            return (dates >= self.end) & (dates < self.end + days * DAY)
-        return (dates > self.stamp) & (dates <= self.stamp + days * DAY)
-
-    def days_before(self, dates: pd.Series) -> pd.Series:
-        """Days from ``dates`` to the cut-off: calendar days for a whole day."""
-        return (self.stamp - (dates.dt.normalize() if self.whole_day else dates)) / DAY
-
-    def covered(self, last: pd.Timestamp, days: int) -> bool:
-        """Whether data ending with ``last`` cover the whole ``days``-day horizon."""
-        return (last.normalize() if self.whole_day else last) >= self.stamp + days * DAY
-
-    def latest(self, last: pd.Timestamp, days: int) -> pd.Timestamp:
-        """The latest cut-off whose ``days``-day horizon data ending with ``last`` cover."""
-        return (last.normalize() if self.whole_day else last) - days * DAY
 
 
 def _cutoff(value: object) -> Cutoff:
@@ -81,7 +46,7 @@ def _cutoff(value: object) -> Cutoff:
         stamp = None
     if stamp is None or stamp is pd.NaT or stamp.tz is not None:
         raise ParameterError("cutoff", "a date without time zone, like '1997-12-31'", value)
-    return Cutoff(stamp, bool(stamp == stamp.normalize()))
+    return Cutoff.of(stamp)
 
 
 def _checked(transactions: object) -> pd.DataFrame:

@@ -458,9 +458,9 @@ def _split_time(df: pd.DataFrame, o: _Options) -> Masks:
 
 def _through(dates: pd.Series, end: pd.Timestamp) -> np.ndarray:
     """Rows up to ``end``; a date without a time of day means the whole of that day."""
-    if end == end.normalize():
-        return (dates < end + pd.Timedelta(days=1)).to_numpy(dtype=bool)
-    return (dates <= end).to_numpy(dtype=bool)
+    from retaillab.data.cutoffs import Cutoff
+
+    return Cutoff.of(end).past(dates).to_numpy(dtype=bool)
 
 
 def _split_calibration_holdout(df: pd.DataFrame, o: _Options) -> Masks:
