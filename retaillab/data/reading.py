@@ -71,8 +71,49 @@ def read_table(path: str | Path, *, sep: str | None = None, encoding: str | None
     (a regex) with pandas' Python engine. ``encoding=None`` follows a UTF-8/16/32 byte-order
     mark, else takes UTF-8 and refuses a file that is not.
     """
-    path = Path(path)
+    path, encoding = _arguments(path, sep, encoding)
     source = str(path)
+    if path.suffix.lower() in _PARQUET_SUFFIXES:
+        return _read_parquet(path), Lines(None)
+    encoding, delimiter, header = _csv_head(path, sep, encoding)
+    if len(delimiter) == 1:
+        frame, lines = _read_arrow(path, encoding, delimiter, header)
+    else:
+        frame, lines = _read_pandas(path, encoding, delimiter)
+    if frame.shape[1] == 1:
+        other = next((d for d in _DELIMITERS if d != delimiter and d in str(frame.columns[0])),
+                     None)
+        if other is not None:
+            shown = "tab" if other == "\t" else repr(other)
+            raise DataError(
+                f"every line was read as one column: the file looks separated by {shown}, "
+                f"not {delimiter!r}", source=source,
+                fix=f"pass sep={other!r} (CLI: --sep {other!r}), or leave sep unset to detect it")
+    if frame.empty:
+        raise DataError("the file has a header but no rows", source=source,
+                        fix="export the data again")
+    return frame, lines
+
+
+def read_header(path: str | Path, *, sep: str | None = None, encoding: str | None = None
+                ) -> list[str]:
+    """A file's column names, read the way :func:`read_table` reads them (byte-order marks,
+    encodings, the delimiter detected), without reading its rows."""
+    path, encoding = _arguments(path, sep, encoding)
+    if path.suffix.lower() in _PARQUET_SUFFIXES:
+        import pyarrow.parquet as pq
+
+        try:
+            return list(pq.read_schema(path).names)
+        except Exception:  # read_table says what is wrong with it
+            return list(_read_parquet(path).columns)
+    return [name.strip() for name in _csv_head(path, sep, encoding)[2]]
+
+
+def _arguments(path: str | Path, sep: str | None, encoding: str | None
+               ) -> tuple[Path, str | None]:
+    """The checked path, sep and (normalised) encoding name."""
+    path = Path(path)
     _check_path(path)
     if sep is not None and (not isinstance(sep, str) or sep == ""):
         raise ParameterError("sep", "a delimiter such as ',' ';' or '\\t' (or None to detect "
@@ -83,9 +124,13 @@ def read_table(path: str | Path, *, sep: str | None = None, encoding: str | None
         except (LookupError, TypeError):
             raise ParameterError("encoding", "a Python codec name such as 'utf-8', 'cp1252' "
                                  "or 'latin-1'", encoding) from None
+    return path, encoding
+
+
+def _csv_head(path: Path, sep: str | None, encoding: str | None) -> tuple[str, str, list[str]]:
+    """``(encoding, delimiter, header)`` of a delimited file, from its first 64 KiB."""
+    source = str(path)
     suffix = path.suffix.lower()
-    if suffix in _PARQUET_SUFFIXES:
-        return _read_parquet(path), Lines(None)
     if suffix not in _CSV_SUFFIXES:
         raise DataError(f"unknown file type {suffix!r}", source=source,
                         fix="use a .csv (or .tsv/.txt, optionally compressed) or .parquet file")
@@ -126,27 +171,11 @@ def read_table(path: str | Path, *, sep: str | None = None, encoding: str | None
     else:
         header = []
     _check_header(source, header, delimiter)
-    if len(delimiter) == 1:
-        frame, lines = _read_arrow(path, encoding, delimiter, header)
-    else:
-        frame, lines = _read_pandas(path, encoding, delimiter)
-    if frame.shape[1] == 1:
-        other = next((d for d in _DELIMITERS if d != delimiter and d in str(frame.columns[0])),
-                     None)
-        if other is not None:
-            shown = "tab" if other == "\t" else repr(other)
-            raise DataError(
-                f"every line was read as one column: the file looks separated by {shown}, "
-                f"not {delimiter!r}", source=source,
-                fix=f"pass sep={other!r} (CLI: --sep {other!r}), or leave sep unset to detect it")
-    if frame.empty:
-        raise DataError("the file has a header but no rows", source=source,
-                        fix="export the data again")
-    return frame, lines
+    return encoding, delimiter, header
 
 
 def null_tokens(values: pd.Series) -> pd.Series:
-    """Text columns with the "no value" words (:data:`NA_TOKENS`, after trimming) as missing."""
+    """Text columns with the "no value" words (:data:`NA_TOKENS`, as written) as missing."""
     import pyarrow as pa
     import pyarrow.compute as pc
 

@@ -280,7 +280,9 @@ def _path(text: str, root: Path, where: str) -> Path:
 
 def _guess_kind(path: Path) -> str:
     """The kind a canonically named file holds, from its header."""
-    header = set(_header(path))
+    from retaillab.data.reading import read_header
+
+    header = set(read_header(path))
     if {"customer", "item", "event"} <= header:
         return "events"
     if "customer" in header and header & {"date", "timestamp"} and "amount" in header:
@@ -293,20 +295,3 @@ def _guess_kind(path: Path) -> str:
                     f"({', '.join(sorted(header)[:8])})", source=str(path),
                     fix="name it in data/sources.yaml with its kind and columns, or pass "
                         "{path: ..., kind: transactions, columns: {...}}")
-
-
-def _header(path: Path) -> list[str]:
-    """A file's column names, without reading its rows."""
-    import pandas as pd
-
-    try:
-        if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
-            import pyarrow.parquet as pq
-
-            first = next(path.rglob("*.parquet")) if path.is_dir() else path
-            return list(pq.read_schema(first).names)
-        return [str(c) for c in pd.read_csv(path, nrows=0, sep=None, engine="python").columns]
-    except Exception as exc:  # any unreadable file: say so, the reader says more
-        raise DataError(f"cannot read its header ({type(exc).__name__}: {exc})",
-                        source=str(path), fix="name it in data/sources.yaml with its kind, "
-                        "columns and encoding, then `retaillab validate` it") from None

@@ -192,3 +192,8 @@ def test_a_source_named_like_a_built_in_is_refused(project):
     with pytest.raises(DataError, match="name of a built-in") as err:
         data.load("orders")
     assert "my_cdnow" in err.value.fix
+
+
+def test_a_path_with_a_byte_order_mark_is_still_told_by_its_header(project):
+    (project / "data" / "bom.csv").write_bytes(b"\xef\xbb\xbf" + ORDERS.encode())
+    assert data.load("data/bom.csv").transactions["customer"].tolist() == ["c1", "c1", "c2"]
