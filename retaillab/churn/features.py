@@ -31,6 +31,7 @@ import pandas as pd
 
 from retaillab.churn._behaviour import DAY, category_mix, funnel
 from retaillab.data.cutoffs import Cutoff
+from retaillab.data.ids import check_same_type
 from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import DataError, ParameterError
 
@@ -160,9 +161,6 @@ def _check_id_types(transactions: pd.DataFrame, events: pd.DataFrame | None,
     joined to (text against integers), which would join to nothing."""
     if events is None and items is None:
         return
-    # imported here: importing retaillab.churn must not load scipy (recsys does)
-    from retaillab.recsys._ids import check_same_type
-
     tables = {"transactions": transactions, "events": events, "items": items}
     joins = [("transactions", "events", C.customer), ("transactions", "items", C.item),
              ("events", "items", C.item)]

@@ -17,6 +17,7 @@ import pandas as pd
 
 from retaillab.clv._occasions import occasions, timestamp, unit_days, with_birth
 from retaillab.clv._validate import numeric_columns
+from retaillab.data.ids import check_same_type
 from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import ParameterError
 
@@ -42,8 +43,6 @@ def last_period_baseline(tx: pd.DataFrame, summary: pd.DataFrame, *, calibration
     a :class:`~retaillab.errors.DataError`: they would match nobody."""
     if not length > 0:
         raise ParameterError("length", "> 0 (the holdout length)", length)
-    from retaillab.recsys._ids import check_same_type
-
     occ = with_birth(occasions(tx, amount=False))
     check_same_type(occ[C.customer], summary.index, key=C.customer, left_name="transactions",
                     right_name="summary")

@@ -220,7 +220,7 @@ def _id_type(learned: pd.Index):
     """The signature's type of the user column: the type of the ids the model learned."""
     from mlflow.types.schema import AnyType
 
-    from retaillab.recsys._ids import id_kind
+    from retaillab.data.ids import id_kind
 
     return {"integer": "long", "text": "string", "float": "double",
             "boolean": "boolean"}.get(id_kind(learned), AnyType())

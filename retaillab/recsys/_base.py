@@ -12,7 +12,7 @@ Rating models also implement ``_predict(users, items)`` (codes, ``-1`` for unkno
 batching and the cold-start fallback: a user unseen in training gets the most popular items,
 flagged ``fallback=True`` in the result (as Surprise flags ``was_impossible``), never a crash.
 
-Ids passed in are matched in the type the model learned (:mod:`retaillab.recsys._ids`): the
+Ids passed in are matched in the type the model learned (:mod:`retaillab.data.ids`): the
 integer 28 matches a learned text id ``"28"`` (never ``"000028"``), the text ``"28"`` a learned
 integer 28. Unknown ids are counted in one :class:`~retaillab.errors.UnknownIdsWarning` per
 call; when no id passed is known and they are of another type than the learned ids, that is a
@@ -32,9 +32,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from retaillab.data.ids import Lookup, codes_of, report_unknown
 from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import DataError, NotFittedError, ParameterError, failing_rows
-from retaillab.recsys._ids import Lookup, codes_of, report_unknown
 from retaillab.recsys.ranking import tie_order, top_k
 
 RECOMMENDATION_COLUMNS = [C.user, C.item, "score", "rank", "fallback"]

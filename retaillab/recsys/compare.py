@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from retaillab.data.ids import check_same_type
 from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import DataError, ParameterError, UnknownIdsWarning
-from retaillab.recsys._ids import check_same_type
 from retaillab.recsys.features import has_features, item_features
 
 TIMINGS = ("fit_seconds", "recommend_seconds", "predict_seconds")

@@ -29,10 +29,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from retaillab.data.ids import check_same_type
 from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import DataError, ParameterError, check_choice
 from retaillab.recsys._base import Recommender
-from retaillab.recsys._ids import check_same_type
 from retaillab.recsys.features import DEFAULT_FEATURES, item_features
 
 PROFILES: tuple[str, ...] = ("auto", "mean", "rating")

@@ -36,10 +36,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from retaillab.data.ids import check_same_type, codes_of, describe
 from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import DataError, ParameterError, check_choice
 from retaillab.recsys._base import Recommender
-from retaillab.recsys._ids import check_same_type, codes_of, describe
 from retaillab.recsys.content import _repr_with_tables
 from retaillab.recsys.ranking import ranked
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from retaillab import recsys
+from retaillab.data.ids import check_same_type, id_kind
 from retaillab.errors import DataError, ParameterError, UnknownIdsWarning
-from retaillab.recsys._ids import check_same_type, id_kind
 
 #: user "000028" bought a, b; "000237" bought b, c; "000500" bought a. Popularity: a 2, b 2, c 1.
 TEXT_IDS = pd.DataFrame({"user": ["000028", "000028", "000237", "000237", "000500"],
