@@ -15,10 +15,11 @@ from retaillab.churn.compare import ChurnComparison, compare, folds, permutation
 from retaillab.churn.features import churn_labels, churn_table, transaction_features
 from retaillab.churn.metrics import METRICS, capture_at, fold_metrics, lift_at
 from retaillab.churn.registry import available, create, hyperparameters
-from retaillab.churn.retention import RetentionValue, retention_value
+from retaillab.churn.retention import ContactList, RetentionValue, contact_list, retention_value
 
 __all__ = [
-    "METRICS", "ChurnComparison", "RetentionValue", "available", "capture_at", "churn_labels",
-    "churn_table", "compare", "create", "fold_metrics", "folds", "hyperparameters",
-    "lift_at", "permutation_importance", "retention_value", "transaction_features",
+    "METRICS", "ChurnComparison", "ContactList", "RetentionValue", "available", "capture_at",
+    "churn_labels", "churn_table", "compare", "contact_list", "create", "fold_metrics", "folds",
+    "hyperparameters", "lift_at", "permutation_importance", "retention_value",
+    "transaction_features",
 ]
