@@ -23,6 +23,7 @@ from retaillab.churn.metrics import METRICS, fold_metrics
 from retaillab.churn.registry import create, hyperparameters
 from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import ParameterError
+from retaillab.models.compared import check_log_models
 
 __all__ = ["ChurnComparison", "compare", "folds", "permutation_importance"]
 
@@ -61,6 +62,10 @@ class ChurnComparison:
     importance: pd.DataFrame | None
     best: str
     splits: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list, repr=False)
+    #: model -> its child run's id (empty without a run)
+    child_runs: dict[str, str] = field(default_factory=dict, repr=False)
+    #: model -> the URI of its logged MLflow model (``log_models``)
+    logged: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def models(self) -> list[str]:
@@ -138,7 +143,8 @@ def compare(customers: pd.DataFrame, target: str = C.churn,
             models: Sequence[str] | Mapping[str, Mapping[str, Any]] = ("logistic", "gbm"), *,
             n_splits: int = 5, n_repeats: int = 2, seed: int = 0, run: Any = None,
             importance: bool = True, importance_repeats: int = 5, n_threads: int | None = 1,
-            progress: bool = True) -> ChurnComparison:
+            progress: bool = True, log_models: str = "winner",
+            model_input: Mapping[str, Any] | None = None) -> ChurnComparison:
     """Fit and score every model on the same stratified repeated k-fold.
 
     Parameters
@@ -169,6 +175,17 @@ def compare(customers: pd.DataFrame, target: str = C.churn,
     progress
         Show a bar that says which model runs and what it does ("churn: 2/5 models, forest
         fitting (fold 3/10)"); see :class:`retaillab.metrics.progress.ModelProgress`.
+    log_models
+        With ``run``: which models to log as MLflow models (:mod:`retaillab.models.compared`):
+        ``"winner"`` (the best by ROC AUC), ``"all"`` or ``"none"``. A logged model is refitted
+        on every customer of the table (cross-validation has no single fitted model; the fold
+        metrics estimate the refitted one's accuracy), logged in the sklearn flavour as
+        ``runs:/<child run>/model``, and its child run gets ``model.training_<metric>``: its
+        scores on those same customers, in-sample (a check that a reloaded model reproduces
+        them exactly, not an accuracy estimate).
+    model_input
+        How ``retaillab score`` builds the model's input from a data set, kept in the model's
+        metadata (:func:`retaillab.churn.tables.scoring_input`); default: a customer table.
 
     Raises
     ------
@@ -195,10 +212,15 @@ def compare(customers: pd.DataFrame, target: str = C.churn,
             or importance_repeats < 1:
         raise ParameterError("importance_repeats", "a positive integer", importance_repeats)
     specs = _specs(models, seed)
+    check_log_models(log_models)
     with threadpool_limits(limits=n_threads, user_api="openmp"):
-        return _compare(features, y, specs, n_splits=n_splits, n_repeats=n_repeats, seed=seed,
-                        run=run, importance=importance_repeats if importance else 0,
-                        progress=progress)
+        result = _compare(features, y, specs, n_splits=n_splits, n_repeats=n_repeats,
+                          seed=seed, run=run, importance=importance_repeats if importance else 0,
+                          progress=progress)
+        if run is not None:
+            _log_models(result, features, y, specs, run, log_models,
+                        dict(model_input or {"input": "customers", "target": target}))
+    return result
 
 
 def _compare(features: pd.DataFrame, y: np.ndarray, specs: dict[str, dict[str, Any]], *,
@@ -207,10 +229,10 @@ def _compare(features: pd.DataFrame, y: np.ndarray, specs: dict[str, dict[str, A
     from retaillab.metrics.progress import ModelProgress
 
     splits = folds(y, n_splits=n_splits, n_repeats=n_repeats, seed=seed)
-    fold_rows, predictions, table = [], [], []
+    fold_rows, predictions, table, child_runs = [], [], [], {}
     with ModelProgress("churn", list(specs), enabled=progress) as bar:
         for name, params in specs.items():
-            per_fold, predicted, intervals = _one_model(
+            per_fold, predicted, intervals, child_runs[name] = _one_model(
                 name, params, features, y, splits, n_splits=n_splits, n_repeats=n_repeats,
                 run=run, bar=bar)
             fold_rows.append(per_fold)
@@ -231,14 +253,15 @@ def _compare(features: pd.DataFrame, y: np.ndarray, specs: dict[str, dict[str, A
         table=long.set_index(["model", "metric"]),
         folds=pd.concat(fold_rows, ignore_index=True),
         predictions=pd.concat(predictions, ignore_index=True),
-        importance=ranked, best=best, splits=splits)
+        importance=ranked, best=best, splits=splits, child_runs=child_runs)
 
 
 def _one_model(name: str, params: dict[str, Any], features: pd.DataFrame, y: np.ndarray,
                splits: list[tuple[np.ndarray, np.ndarray]], *, n_splits: int, n_repeats: int,
-               run: Any, bar: Any) -> tuple[pd.DataFrame, list[pd.DataFrame], list[dict]]:
+               run: Any, bar: Any
+               ) -> tuple[pd.DataFrame, list[pd.DataFrame], list[dict], str | None]:
     """Every fold of one model, logged as its child run: its per-fold table, its out-of-fold
-    predictions and its interval rows."""
+    predictions, its interval rows and its child run's id."""
     from retaillab.metrics import confidence_interval
 
     shown = {**hyperparameters(name), **params, "n_splits": n_splits, "n_repeats": n_repeats}
@@ -264,7 +287,28 @@ def _one_model(name: str, params: dict[str, Any], features: pd.DataFrame, y: np.
             bar.stage(name, "logging")
             child.log_metrics(logged)
             child.log_table(per_fold.drop(columns="model"), "folds.csv")
-    return per_fold, predictions, intervals
+    return per_fold, predictions, intervals, getattr(child, "run_id", None)
+
+
+def _log_models(result: ChurnComparison, features: pd.DataFrame, y: np.ndarray,
+                specs: dict[str, dict[str, Any]], run: Any, log_models: str,
+                model_input: dict[str, Any]) -> None:
+    """Refit the models ``log_models`` names on every customer and log each into its child
+    run (see :func:`compare`); tag the comparison's run with its winner."""
+    from retaillab import models, tracking
+    from retaillab.models.compared import ARTIFACT, mark, to_log
+
+    for name in to_log(log_models, result.models, result.best):
+        child = result.child_runs[name]
+        fitted = create(name, **specs[name]).fit(features, y)
+        training = fold_metrics(y, fitted.predict_proba(features)[:, 1])
+        tracking.Run(child, run.experiment_id, uri=run.uri).log_metrics(
+            {f"model.training_{k}": v for k, v in training.items()})
+        result.logged[name] = models.log_model(
+            fitted, family="churn", name=ARTIFACT, run_id=child, uri=run.uri,
+            input_example=features.head(5), extra={"input": model_input})
+    mark(run, result.best, result.child_runs[result.best],
+         {result.child_runs[n]: uri for n, uri in result.logged.items()})
 
 
 def _fit_and_score(model: Any, features: pd.DataFrame, y: np.ndarray, train: np.ndarray,

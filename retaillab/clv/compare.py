@@ -26,6 +26,7 @@ from retaillab.clv.registry import available, create
 from retaillab.clv.rfm import rfm_summary
 from retaillab.clv.value import customer_lifetime_value, month_length
 from retaillab.errors import ParameterError, UnknownNameError
+from retaillab.models.compared import check_log_models
 
 __all__ = ["ClvComparison", "compare"]
 
@@ -43,11 +44,14 @@ class ClvComparison:
     by_frequency: pd.DataFrame
     p_alive: pd.DataFrame
     clv: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: model -> the URI of its logged MLflow model (``log_models``)
+    logged: dict[str, str] = field(default_factory=dict)
 
 
 def compare(tx: pd.DataFrame, *, models: Sequence[str], calibration_end: object,
             holdout_end: object, unit: str = "W", discount_rate: float = 0.01,
-            horizon: int = 12, penalizer: float = 0.0, run: Any = None) -> ClvComparison:
+            horizon: int = 12, penalizer: float = 0.0, run: Any = None,
+            log_models: str = "winner") -> ClvComparison:
     """Fit ``models`` (registry names) on calibration, score the holdout, compute CLV.
 
     Transaction models are scored against the rate and last-period baselines; when
@@ -59,7 +63,14 @@ def compare(tx: pd.DataFrame, *, models: Sequence[str], calibration_end: object,
     ``calibration_end`` and ``holdout_end`` are whole days (:func:`retaillab.clv.rfm_summary`);
     a ``holdout_end`` after the last transaction, or a ``calibration_end`` before the first
     or not before ``holdout_end``, is refused before any model is fitted.
+
+    ``log_models`` (with ``run``): which purchase models to log as MLflow models
+    (:mod:`retaillab.models.compared`): ``"winner"`` (the lowest holdout RMSE), ``"all"`` or
+    ``"none"``; each is logged with the Gamma-Gamma spend model when it was compared
+    (:class:`retaillab.models.clv.CLVModel`, fitted on the calibration period, as evaluated),
+    as ``runs:/<its child run>/model``.
     """
+    check_log_models(log_models)
     for name in models:
         if name not in available():
             raise UnknownNameError("CLV model", name, available())
@@ -102,11 +113,15 @@ def compare(tx: pd.DataFrame, *, models: Sequence[str], calibration_end: object,
                            .set_index(["model", "parameter"]), metrics, table, track,
                            conditional_by_frequency(table), p_alive, clv)
     if run is not None:
-        _log(run, result, timings, predict_seconds, penalizer=penalizer, unit=unit)
+        children = _log(run, result, timings, predict_seconds, penalizer=penalizer, unit=unit)
+        _log_models(run, result, children, log_models, unit=unit, months=horizon,
+                    discount_rate=discount_rate, calibration_end=calibration_end)
     return result
 
 
-def _log(run, result: ClvComparison, timings, predict_seconds, *, penalizer, unit) -> None:
+def _log(run, result: ClvComparison, timings, predict_seconds, *, penalizer, unit
+         ) -> dict[str, str]:
+    children = {}
     for name, model in result.models.items():
         params = {"penalizer": penalizer, "unit": unit,
                   **{f"estimate.{k}": round(v, 6) for k, v in model.params_.items()}}
@@ -121,9 +136,42 @@ def _log(run, result: ClvComparison, timings, predict_seconds, *, penalizer, uni
             if name in result.clv.columns:
                 values["mean_clv"] = float(result.clv[name].mean())
             child.log_metrics(values)
+            children[name] = child.run_id
     for name in ("rate_baseline", "last_period_baseline"):
         with run.model(name, {"unit": unit, "kind": "baseline"}) as child:
             child.log_metrics(result.metrics.loc[name].to_dict())
+    return children
+
+
+def winner(result: ClvComparison) -> str:
+    """The purchase model with the lowest holdout RMSE (the first listed among ties)."""
+    names = [n for n in result.models if n in result.metrics.index]
+    return min(names, key=lambda n: (result.metrics.loc[n, "rmse"], names.index(n)))
+
+
+def _log_models(run, result: ClvComparison, children: dict[str, str], log_models: str, *,
+                unit: str, months: int, discount_rate: float, calibration_end: object) -> None:
+    """Log the purchase models ``log_models`` names (each with the spend model) into their
+    child runs; tag the comparison's run with its winner."""
+    from retaillab import models
+    from retaillab.models.clv import CLVModel
+    from retaillab.models.compared import ARTIFACT, mark, to_log
+
+    best = winner(result)
+    names = [n for n in result.models if n in result.metrics.index]
+    spend = result.models.get("gamma_gamma")
+    logged = {}
+    example = result.summary.reset_index().head(5)
+    recipe = {"input": "transactions", "unit": unit, "calibration_end": str(calibration_end),
+              "months": int(months), "discount_rate": float(discount_rate)}
+    for name in to_log(log_models, names, best):
+        model = CLVModel(result.models[name], spend, unit=unit, months=months,
+                         discount_rate=discount_rate)
+        logged[children[name]] = models.log_model(
+            model, family="clv", name=ARTIFACT, run_id=children[name], uri=run.uri,
+            input_example=example, extra={"input": recipe})
+    result.logged = {n: logged[children[n]] for n in names if children[n] in logged}
+    mark(run, best, children[best], logged)
 
 
 def clv_deciles(clv: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:

@@ -15,9 +15,9 @@ One module per family, each with its own MLflow flavour:
 
 Every logged model carries the metadata of :func:`retaillab.models._common.metadata`
 (retaillab version, family, model class, size in bytes of the saved payload) in its MLmodel
-file, and the run gets the tag ``retaillab.model.<name>`` with the same metadata as JSON (plus
-the model URI). The run's params are already on the run; MLflow copies them onto the logged
-model. Requirements are always explicit (:func:`~retaillab.models._common.requirements`).
+file, and the run gets the tag ``retaillab.logged_model.<name>`` with the same metadata as
+JSON (plus the model URI). The run's params are already on the run; MLflow copies them onto
+the logged model. Requirements are always explicit (:func:`~retaillab.models._common.requirements`).
 
 ``import retaillab.models`` is cheap: MLflow and the family modules load on use.
 """
@@ -33,8 +33,8 @@ from retaillab.models._common import FAMILIES
 
 __all__ = ["FAMILIES", "TAG_PREFIX", "load", "log_model", "model_tag"]
 
-#: the run tag ``retaillab.model.<name>`` holds a logged model's metadata, as JSON
-TAG_PREFIX = "retaillab.model."
+#: the run tag ``retaillab.logged_model.<name>`` holds a logged model's metadata, as JSON
+TAG_PREFIX = "retaillab.logged_model."
 
 #: family -> (module, function logging a fitted model of that family)
 _LOGGERS = {"churn": ("retaillab.models.churn", "log_churn"),
@@ -43,7 +43,7 @@ _LOGGERS = {"churn": ("retaillab.models.churn", "log_churn"),
 
 
 def model_tag(name: str) -> str:
-    """The run tag holding the metadata of model ``name``: ``retaillab.model.<name>``."""
+    """The run tag holding the metadata of model ``name``: ``retaillab.logged_model.<name>``."""
     return TAG_PREFIX + name
 
 
@@ -65,7 +65,8 @@ def _logger(family: str):
 
 
 def log_model(fitted: Any, *, family: str, name: str, run_id: str, uri: str | None = None,
-              input_example: Any = None, **options: Any) -> str:
+              input_example: Any = None, extra: dict[str, Any] | None = None,
+              **options: Any) -> str:
     """Log ``fitted`` into run ``run_id`` as MLflow model ``name``; its URI,
     ``runs:/<run_id>/<name>``.
 
@@ -85,6 +86,11 @@ def log_model(fitted: Any, *, family: str, name: str, run_id: str, uri: str | No
     input_example
         A few rows of what the model scores (stored with the model; its signature is
         inferred from it). Required for churn; CLV makes one if not given.
+    extra
+        More metadata (JSON-able) for the model's MLmodel file and run tag, beside what
+        every model carries (:func:`retaillab.models._common.metadata`) and its run's
+        provenance (:func:`retaillab.models._common.provenance`: commit, data fingerprints,
+        sources, the comparison's parameters): e.g. how ``retaillab score`` builds its input.
     options
         Family-specific: for ``clv``, ``unit`` (``"W"`` or ``"D"``, required unless ``fitted``
         is a :class:`~retaillab.models.clv.CLVModel`).
@@ -97,12 +103,14 @@ def log_model(fitted: Any, *, family: str, name: str, run_id: str, uri: str | No
                              name)
     log = _logger(family)
     uri = uri or tracking.tracking_uri()
+    extra = {**_common.provenance(run_id, uri), **(extra or {})}
     with _common.logged_model(run_id, name, uri) as model_id:
-        log(fitted, name, run_id, input_example=input_example, model_id=model_id, **options)
+        log(fitted, name, run_id, input_example=input_example, model_id=model_id,
+            extra=extra, **options)
     model_uri = f"runs:/{run_id}/{name}"
     import mlflow.models
 
-    with _common.using_store(uri):
+    with _common.using_store(uri), _common.quiet():
         info = mlflow.models.get_model_info(model_uri)
     tag = {**(info.metadata or {}), "model_uri": model_uri, "model_id": info.model_id}
     tracking.client(uri).set_tag(run_id, model_tag(name), json.dumps(tag, sort_keys=True))
@@ -117,5 +125,5 @@ def load(uri: str, *, tracking_uri: str | None = None) -> Any:
     from retaillab import tracking
     from retaillab.models import _common
 
-    with _common.using_store(tracking_uri or tracking.tracking_uri()):
+    with _common.using_store(tracking_uri or tracking.tracking_uri()), _common.quiet():
         return mlflow.pyfunc.load_model(uri)

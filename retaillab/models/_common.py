@@ -53,7 +53,7 @@ def metadata(fitted: Any, family: str, *, size: int | None = None,
     known (``size``), and any ``extra`` items (JSON-able).
 
     Pass the result as ``metadata=`` of ``mlflow.<flavour>.log_model``; the same dict, as
-    JSON, is the run tag ``retaillab.model.<name>`` (:func:`retaillab.models.log_model`).
+    JSON, is the run tag ``retaillab.logged_model.<name>`` (:func:`retaillab.models.log_model`).
     """
     import retaillab
 
@@ -171,11 +171,40 @@ def logged_model(run_id: str, name: str, uri: str | None = None) -> Iterator[str
 
     uri = uri or tracking.tracking_uri()
     run = tracking.client(uri).get_run(run_id)
-    with using_store(uri):
+    with using_store(uri), quiet():
         model = mlflow.initialize_logged_model(
             name=name, source_run_id=run_id, experiment_id=run.info.experiment_id,
             params={key: str(value) for key, value in run.data.params.items()})
         yield model.model_id
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """MLflow's notices while it saves or loads a model, silenced for the block: the pickle
+    caution (retaillab's models are pickled by design, and loaded only from the user's own
+    store), "validating input example", the type-hint hint, artifact progress bars. They
+    would fill every notebook's output; errors still show."""
+    import logging
+    import warnings
+
+    names = ("mlflow.pyfunc", "mlflow.sklearn", "mlflow.models", "mlflow.store")
+    levels = {name: logging.getLogger(name).level for name in names}
+    old_bar = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    for name in names:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*type hint", category=UserWarning)
+            warnings.filterwarnings("ignore", message=".*[Ii]nteger column", category=UserWarning)
+            yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+        if old_bar is None:
+            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+        else:
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = old_bar
 
 
 @contextlib.contextmanager
@@ -204,3 +233,33 @@ def using_store(uri: str) -> Iterator[None]:
             os.environ.pop("MLFLOW_TRACKING_URI", None)
         else:
             os.environ["MLFLOW_TRACKING_URI"] = old_env
+
+
+def provenance(run_id: str, uri: str | None = None) -> dict[str, Any]:
+    """What produced the model of run ``run_id``, for its metadata: the run and the comparison
+    (parent) run it belongs to, the commit, the data fingerprints and user sources (tags
+    ``retaillab.data.*`` / ``retaillab.source.*``) and the comparison's parameters (JSON, as
+    the runner recorded them), each read from the run and, where the run lacks it, its parent.
+    """
+    import json
+
+    from retaillab import tracking
+
+    mlflow_client = tracking.client(uri)
+    run = mlflow_client.get_run(run_id)
+    parent_id = run.data.tags.get(tracking.PARENT_TAG)
+    parent = mlflow_client.get_run(parent_id) if parent_id else None
+    tags = {**(parent.data.tags if parent else {}), **run.data.tags}
+    found: dict[str, Any] = {"run_id": run_id, "comparison_run_id": parent_id or run_id,
+                             "model_name": tags.get(tracking.TAG_MODEL),
+                             "commit": tags.get(tracking.TAG_COMMIT),
+                             "commit_dirty": tags.get(tracking.TAG_DIRTY) == "true"}
+    found["data"] = {k[len(tracking.TAG_DATA):]: v for k, v in tags.items()
+                     if k.startswith(tracking.TAG_DATA)}
+    found["sources"] = {k[len(tracking.TAG_SOURCE):]: json.loads(v) for k, v in tags.items()
+                        if k.startswith(tracking.TAG_SOURCE)}
+    text = tags.get(tracking.TAG_PARAMETERS)
+    found["parameters"] = json.loads(text) if text else dict(
+        (parent or run).data.params)
+    found["model_params"] = dict(run.data.params)
+    return found

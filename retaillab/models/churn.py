@@ -60,7 +60,8 @@ def _example(input_example: Any) -> pd.DataFrame:
 
 
 def log_churn(fitted: Any, name: str, run_id: str, *, input_example: Any = None,
-              model_id: str | None = None, **_: Any) -> Any:
+              model_id: str | None = None, extra: dict[str, Any] | None = None,
+              **_: Any) -> Any:
     """Log a fitted churn pipeline into run ``run_id`` as model ``name``; the ModelInfo.
 
     ``input_example`` is required: a few rows of the feature table (no target); the first
@@ -79,7 +80,8 @@ def log_churn(fitted: Any, name: str, run_id: str, *, input_example: Any = None,
     meta = _common.metadata(
         fitted, "churn", size=_common.pickled_size(fitted),
         classes=[c.item() if hasattr(c, "item") else c for c in fitted.classes_],
-        output="predict_proba: one column per class, in the order of classes")
+        output="predict_proba: one column per class, in the order of classes",
+        **(extra or {}))
     return mlflow.sklearn.log_model(
         fitted, name=name, run_id=run_id, model_id=model_id, serialization_format="cloudpickle",
         signature=signature, input_example=example, pyfunc_predict_fn="predict_proba",

@@ -8,17 +8,22 @@ names and ``params_``, a few hundred bytes), never a pickle: prediction needs no
 parameters (``penalizer``, ``initial``, ``tol`` and ``max_iter`` only steer fitting), so
 loading rebuilds each estimator and sets ``params_``, no refit.
 
-Scoring, ``mlflow.pyfunc.load_model(uri).predict(summary, params={...})``:
+Scoring, ``mlflow.pyfunc.load_model(uri).predict(table, params={...})``:
 
-input
-    An RFM summary (:func:`retaillab.clv.rfm_summary` with the customer as a column,
+input, either
+    an RFM summary (:func:`retaillab.clv.rfm_summary` with the customer as a column,
     ``summary.reset_index()``): ``customer, frequency, recency, T`` and, with a spend model,
-    ``monetary_value``; optionally ``unit``: if given, it must be the model's unit.
+    ``monetary_value``; optionally ``unit``: if given, it must be the model's unit;
+    or customers' transactions ``customer, date, amount`` (one row per transaction), which
+    are summarised at the cut-off (param ``cutoff``, default the last transaction's day)
+    exactly as the comparison summarised its calibration period. Every column is optional in
+    the signature, since either shape is accepted; the model says which columns are missing.
 params (in the signature, with defaults)
     ``horizon``: expected purchases over the next ``horizon`` time units (default: 12 months
-    in the model's unit, 52.18 weeks or 365.25 days); ``months`` (default 12),
-    ``discount_rate`` (monthly, default 0.01) and ``month_length`` (in the model's unit,
-    default 365.25 / 12 days) for the CLV, as :func:`retaillab.clv.customer_lifetime_value`.
+    in the model's unit, 52.18 weeks or 365.25 days); ``months`` (default: the comparison's
+    CLV horizon, else 12), ``discount_rate`` (monthly; default the comparison's, else 0.01)
+    and ``month_length`` (in the model's unit, default 365.25 / 12 days) for the CLV, as
+    :func:`retaillab.clv.customer_lifetime_value`; ``cutoff`` (a date, for transactions).
 output
     ``customer, p_alive, expected_purchases`` and, with a spend model, ``expected_spend``
     (expected purchases over the horizon times the Gamma-Gamma expected average spend,
@@ -55,8 +60,10 @@ UNIT = "unit"
 class CLVModel:
     """A fitted purchase model, an optional fitted spend model and their time unit."""
 
-    def __init__(self, transaction: Any, spend: Any = None, *, unit: str) -> None:
+    def __init__(self, transaction: Any, spend: Any = None, *, unit: str, months: int = 12,
+                 discount_rate: float = 0.01) -> None:
         check_choice("unit", unit, ("W", "D"))
+        self.months, self.discount_rate = int(months), float(discount_rate)
         for role, model, allowed in (("transaction", transaction, _TRANSACTION),
                                      ("spend", spend, _SPEND)):
             if model is None and role == "spend":
@@ -76,7 +83,8 @@ class CLVModel:
                     "params": {k: float(v) for k, v in model.params_.items()}}
 
         return {"format": FORMAT, "unit": self.unit, "transaction": one(self.transaction),
-                "spend": one(self.spend)}
+                "spend": one(self.spend), "months": self.months,
+                "discount_rate": self.discount_rate}
 
     @classmethod
     def from_dict(cls, saved: dict[str, Any]) -> CLVModel:
@@ -96,7 +104,8 @@ class CLVModel:
             return model
 
         return cls(one(saved["transaction"], _TRANSACTION), one(saved["spend"], _SPEND),
-                   unit=saved["unit"])
+                   unit=saved["unit"], months=saved.get("months", 12),
+                   discount_rate=saved.get("discount_rate", 0.01))
 
     # -- scoring --------------------------------------------------------------------------
     def defaults(self) -> dict[str, Any]:
@@ -104,8 +113,8 @@ class CLVModel:
         from retaillab.clv.value import month_length
 
         month = month_length(self.unit)
-        return {"horizon": 12 * month, "months": 12, "discount_rate": 0.01,
-                "month_length": month}
+        return {"horizon": 12 * month, "months": self.months,
+                "discount_rate": self.discount_rate, "month_length": month, "cutoff": ""}
 
     def predict(self, summary: pd.DataFrame, params: dict[str, Any] | None = None
                 ) -> pd.DataFrame:
@@ -116,7 +125,8 @@ class CLVModel:
             raise ParameterError("params", "some of " + ", ".join(self.defaults()),
                                  sorted(unknown))
         settings = {**self.defaults(), **{k: v for k, v in given.items() if v is not None}}
-        summary = _checked(summary, self.unit, spend=self.spend is not None)
+        summary = _checked(_summarised(summary, self.unit, settings["cutoff"]), self.unit,
+                           spend=self.spend is not None)
         horizon = float(settings["horizon"])
         out = pd.DataFrame({"customer": summary["customer"].to_numpy()})
         out["p_alive"] = self.transaction.conditional_probability_alive(summary)
@@ -130,6 +140,25 @@ class CLVModel:
                 discount_rate=float(settings["discount_rate"]), unit=self.unit,
                 month_length=float(settings["month_length"])).to_numpy()
         return out
+
+
+def _summarised(table: Any, unit: str, cutoff: object) -> Any:
+    """``table`` itself if it is an RFM summary; if it holds transactions (``customer, date,
+    amount`` and no ``frequency``), their summary at ``cutoff`` (default: the last day)."""
+    if not isinstance(table, pd.DataFrame) or "frequency" in table.columns or not {
+            "customer", "date", "amount"} <= set(table.columns):
+        return table
+    from retaillab.clv.rfm import rfm_summary
+
+    tx = table[["customer", "date", "amount"]]
+    if not pd.api.types.is_datetime64_any_dtype(tx["date"]):
+        tx = tx.assign(date=pd.to_datetime(tx["date"], format="ISO8601"))
+    end = cutoff or f"{tx['date'].max():%Y-%m-%d}"
+    if pd.Timestamp(end).normalize() > tx["date"].max().normalize():
+        raise DataError(f"the cut-off {pd.Timestamp(end):%Y-%m-%d} is after the last "
+                        f"transaction ({tx['date'].max():%Y-%m-%d})", source="CLV model input",
+                        fix="use a cut-off on or before the last transaction's day")
+    return rfm_summary(tx, calibration_end=end, unit=unit).reset_index()
 
 
 def _checked(summary: Any, unit: str, *, spend: bool) -> pd.DataFrame:
@@ -166,8 +195,16 @@ def _python_model():
         return globals()["CLVPythonModel"]
     import mlflow.pyfunc
 
-    class CLVPythonModel(mlflow.pyfunc.PythonModel):
+    return _define(mlflow.pyfunc.PythonModel)
+
+
+def _define(base: type) -> type:
+    class CLVPythonModel(base):
         """Loads ``clv.json`` and scores with :class:`CLVModel`."""
+
+        # no type-hint validation: the input is either of two table shapes, checked in predict
+        # (MLflow would otherwise warn, once per process, that predict has no type hints)
+        _skip_type_hint_validation = True
 
         def load_context(self, context) -> None:
             with open(context.artifacts[ARTIFACT], encoding="utf-8") as handle:
@@ -216,13 +253,21 @@ def _signature(model: CLVModel, example: pd.DataFrame):
     from mlflow.types import ColSpec, DataType, Schema
 
     signature = infer_signature(example, model.predict(example), params=model.defaults())
-    inputs = [*signature.inputs.inputs, ColSpec(DataType.string, UNIT, required=False)]
+    # an RFM summary or transactions: every column optional (the model checks what it got)
+    from mlflow.types.schema import AnyType
+
+    inputs = [ColSpec(AnyType() if c.name == "customer" else c.type, c.name, required=False)
+              for c in signature.inputs.inputs]
+    inputs += [ColSpec(DataType.string, UNIT, required=False),
+               ColSpec(DataType.datetime, "date", required=False),
+               ColSpec(DataType.double, "amount", required=False)]
     signature.inputs = Schema(inputs)
     return signature
 
 
 def log_clv(fitted: Any, name: str, run_id: str, *, input_example: Any = None,
-            unit: str | None = None, model_id: str | None = None, **_: Any) -> Any:
+            unit: str | None = None, model_id: str | None = None,
+            extra: dict[str, Any] | None = None, **_: Any) -> Any:
     """Log a CLV model into run ``run_id`` as model ``name``; the ModelInfo.
 
     ``fitted``: a :class:`CLVModel`, a fitted transaction model, or a ``(transaction,
@@ -243,7 +288,8 @@ def log_clv(fitted: Any, name: str, run_id: str, *, input_example: Any = None,
         path.write_text(json.dumps(model.to_dict(), indent=1), encoding="utf-8")
         meta = _common.metadata(
             model.transaction, "clv", size=_common.saved_size(path), unit=model.unit,
-            spend_class=None if model.spend is None else _common.class_name(model.spend))
+            spend_class=None if model.spend is None else _common.class_name(model.spend),
+            **(extra or {}))
         # Model.log, as mlflow.pyfunc.log_model does, which itself takes no run_id
         return Model.log(
             None, name=name, flavor=mlflow.pyfunc, run_id=run_id, model_id=model_id,

@@ -176,14 +176,21 @@ def load_state(folder: str | Path) -> Any:
 def _python_model_class() -> type:
     """:class:`RecommenderModel`, defined on first use so importing this module does not
     import MLflow."""
-    global RecommenderModel
     if "RecommenderModel" in globals():
-        return RecommenderModel
+        return globals()["RecommenderModel"]
     import mlflow.pyfunc
 
-    class RecommenderModel(mlflow.pyfunc.PythonModel):
+    return _define(mlflow.pyfunc.PythonModel)
+
+
+def _define(base: type) -> type:
+    class RecommenderModel(base):
         """A fitted retaillab recommender as an MLflow pyfunc: ``predict`` is its
         ``recommend`` (see :mod:`retaillab.models.recsys`)."""
+
+        # no type-hint validation: the signature and predict check the input
+        # (MLflow would otherwise warn, once per process, that predict has no type hints)
+        _skip_type_hint_validation = True
 
         def load_context(self, context) -> None:
             self.fitted = load_state(context.artifacts[STATE])
@@ -195,6 +202,7 @@ def _python_model_class() -> type:
                                          exclude_seen=bool(given["exclude_seen"]))
 
     RecommenderModel.__qualname__ = "RecommenderModel"  # found by name: pickled by reference
+    globals()["RecommenderModel"] = RecommenderModel
     return RecommenderModel
 
 
@@ -242,11 +250,12 @@ def signature(fitted: Any):
 
 
 def log_recsys(fitted: Any, name: str, run_id: str, *, uri: str | None = None,
-               input_example: Any = None, model_id: str | None = None) -> str:
+               input_example: Any = None, model_id: str | None = None,
+               extra: dict[str, Any] | None = None) -> str:
     """Log the fitted recommender ``fitted`` as pyfunc model ``name`` of run ``run_id``;
     returns ``runs:/<run_id>/<name>``, which ``mlflow.pyfunc.load_model`` takes.
 
-    The model's metadata (MLmodel ``metadata:``) and the run tag ``retaillab.model.<name>``
+    The model's metadata (MLmodel ``metadata:``) and the run tag ``retaillab.logged_model.<name>``
     (JSON) hold the family (``recsys``), the model class, the retaillab version and
     ``size_bytes``, the bytes of the saved fitted state (see the module docstring for how it
     is saved). ``uri`` is the tracking store (default: ``MLFLOW_TRACKING_URI``, else the
@@ -263,7 +272,8 @@ def log_recsys(fitted: Any, name: str, run_id: str, *, uri: str | None = None,
         state = Path(tmp) / STATE
         arrays = save_state(fitted, state)
         info = metadata(fitted, FAMILY, size=saved_size(state),
-                        arrays_float32=sum(a["stored_as"] != a["dtype"] for a in arrays))
+                        arrays_float32=sum(a["stored_as"] != a["dtype"] for a in arrays),
+                        **(extra or {}))
         with contextlib.ExitStack() as stack:
             if model_id is None:  # in the run's experiment (see _common.logged_model)
                 model_id = stack.enter_context(logged_model(run_id, name, uri))
@@ -273,6 +283,6 @@ def log_recsys(fitted: Any, name: str, run_id: str, *, uri: str | None = None,
                       artifacts={STATE: str(state)}, signature=signature(fitted),
                       input_example=input_example, pip_requirements=requirements(),
                       metadata=info)
-    tracking.client(uri).set_tag(run_id, f"{tracking.TAG_PREFIX}model.{name}",
+    tracking.client(uri).set_tag(run_id, f"{tracking.TAG_PREFIX}logged_model.{name}",
                                  json.dumps(info, sort_keys=True))
     return f"runs:/{run_id}/{name}"

@@ -20,6 +20,7 @@ import pandas as pd
 from retaillab.data.ids import check_same_type
 from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import DataError, ParameterError, UnknownIdsWarning
+from retaillab.models.compared import check_log_models
 from retaillab.recsys.features import has_features, item_features
 
 TIMINGS = ("fit_seconds", "recommend_seconds", "predict_seconds")
@@ -43,6 +44,8 @@ class Comparison:
     recommendations: dict[str, pd.DataFrame] = field(default_factory=dict)
     folds: list[tuple[pd.DataFrame, pd.DataFrame]] = field(default_factory=list, repr=False)
     skipped: dict[str, str] = field(default_factory=dict)
+    #: model -> the URI of its logged MLflow model (``log_models``)
+    logged: dict[str, str] = field(default_factory=dict)
 
     def most_recommended(self, top: int = 5, names: pd.Series | None = None) -> pd.DataFrame:
         """Per model, the ``top`` items in the most users' lists (last fold): what a model
@@ -136,7 +139,7 @@ def compare(interactions: pd.DataFrame, algorithms: Sequence[str] | Mapping[str,
             split: str = "stratified", ratio: float = 0.75, k: int = 10, seed: int = 42,
             n_folds: int = 1, n_users: int = 0, items: pd.DataFrame | None = None,
             threshold: float | None = None, run: Any = None,
-            progress: bool = True) -> Comparison:
+            progress: bool = True, log_models: str = "winner") -> Comparison:
     """Fit, rank and score every algorithm on the same folds.
 
     Parameters
@@ -163,11 +166,18 @@ def compare(interactions: pd.DataFrame, algorithms: Sequence[str] | Mapping[str,
     progress
         Show a bar that says which model runs and what it does ("recsys: 5/17 models, svdpp
         fitting"); see :class:`retaillab.metrics.progress.ModelProgress`.
+    log_models
+        With ``run``: which models to log as MLflow models (:mod:`retaillab.models.compared`):
+        ``"winner"`` (the highest mean ``ndcg_at_<k>``), ``"all"`` or ``"none"``. A logged
+        model is the one fitted on the last fold's training set, the one its metrics were
+        measured on, as ``runs:/<its child run>/model`` (:mod:`retaillab.models.recsys`).
+        Only the best model so far is kept in memory while the others run.
     """
     from retaillab.metrics.progress import ModelProgress
 
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise ParameterError("k", "a positive integer", k)
+    check_log_models(log_models)
     specs = {a: {} for a in algorithms} if not isinstance(algorithms, Mapping) else {
         a: dict(p or {}) for a, p in algorithms.items()}
     if not specs:
@@ -198,17 +208,62 @@ def compare(interactions: pd.DataFrame, algorithms: Sequence[str] | Mapping[str,
     # intra-list diversity: recsys.features.item_features at its defaults
     features = item_features(items) if items is not None and has_features(items) else None
     rows, intervals, per_user, recs_by_model = [], [], {}, {}
+    keeper = _Keeper(run, log_models, f"ndcg_at_{k}", splits[-1][1])
     with ModelProgress("recsys", list(specs), enabled=progress) as bar:
         for name, params in specs.items():
-            row, spread, per_user[name], recs_by_model[name] = _one_model(
+            row, spread, per_user[name], recs_by_model[name], fitted, child = _one_model(
                 name, params, splits, k=k, items=items, features=features,
                 threshold=threshold, run=run, bar=bar)
             rows.append(row)
             intervals.extend(spread)
+            keeper.offer(name, row, fitted, child, bar)
             bar.finished()
+        keeper.finish(bar)
     summary = pd.DataFrame(rows).set_index("model")
     return Comparison(summary, pd.DataFrame(intervals), per_user, recs_by_model, splits,
-                      skipped)
+                      skipped, keeper.logged)
+
+
+class _Keeper:
+    """Logs the models ``log_models`` asks for: each at once for ``"all"``; for
+    ``"winner"`` only the best so far is kept (by ``metric``, the first among ties), and
+    logged at the end."""
+
+    def __init__(self, run: Any, log_models: str, metric: str, test: pd.DataFrame) -> None:
+        self.run, self.how, self.metric = run, log_models, metric
+        self.example = pd.DataFrame({C.user: test[C.user].drop_duplicates().head(5)})
+        self.best: tuple[float, str, Any, str | None] | None = None
+        self.logged: dict[str, str] = {}
+        self.children: dict[str, str] = {}
+
+    def offer(self, name: str, row: dict, fitted: Any, child: str | None, bar: Any) -> None:
+        if self.run is None or child is None:
+            return
+        self.children[name] = child
+        score = float(row.get(self.metric, np.nan))
+        if self.how == "all":
+            self._log(name, fitted, child, bar)
+        if np.isfinite(score) and (self.best is None or score > self.best[0]):
+            self.best = (score, name, fitted if self.how == "winner" else None, child)
+
+    def _log(self, name: str, fitted: Any, child: str, bar: Any) -> None:
+        from retaillab import models
+        from retaillab.models.compared import ARTIFACT
+
+        bar.stage(name, "logging the model")
+        self.logged[name] = models.log_model(
+            fitted, family="recsys", name=ARTIFACT, run_id=child, uri=self.run.uri,
+            input_example=self.example, extra={"input": {"input": "users"}})
+
+    def finish(self, bar: Any) -> None:
+        from retaillab.models.compared import mark
+
+        if self.run is None or self.best is None:
+            return
+        _, name, fitted, child = self.best
+        if self.how == "winner":
+            self._log(name, fitted, child, bar)
+        mark(self.run, name, child, {self.children[n]: u for n, u in self.logged.items()})
 
 
 def _cannot_run(name: str, params: Mapping[str, Any], interactions: pd.DataFrame,
@@ -234,9 +289,9 @@ def _warn_cold_users(splits: list) -> None:
 def _one_model(name: str, params: Mapping[str, Any], splits: list, *, k: int,
                items: pd.DataFrame | None, features: pd.DataFrame | None,
                threshold: float | None, run: Any, bar: Any
-               ) -> tuple[dict, list[dict], pd.DataFrame, pd.DataFrame]:
+               ) -> tuple[dict, list[dict], pd.DataFrame, pd.DataFrame, Any, str | None]:
     """Every fold of one model, logged as its child run: its summary row, its intervals, its
-    per-user metrics and its last fold's lists."""
+    per-user metrics, its last fold's lists and fitted model, and its child run's id."""
     from retaillab import metrics
 
     intervals = []
@@ -245,7 +300,7 @@ def _one_model(name: str, params: Mapping[str, Any], splits: list, *, k: int,
         fold_rows, fold_users = [], []
         for fold, (train, test) in enumerate(splits):
             where = f" (fold {fold + 1}/{len(splits)})" if len(splits) > 1 else ""
-            row, users, recs = _evaluate(name, params, train, test, k=k, items=items,
+            row, users, recs, fitted = _evaluate(name, params, train, test, k=k, items=items,
                                          features=features, threshold=threshold,
                                          stage=lambda what, where=where: bar.stage(
                                              name, what + where))
@@ -264,7 +319,8 @@ def _one_model(name: str, params: Mapping[str, Any], splits: list, *, k: int,
             child.log_metrics(mean)
             child.log_table(_keyed_per_user(per_user, getattr(child, "uri", None)),
                             "per_user.csv")
-    return {"model": name, **mean}, intervals, per_user, recs
+    return ({"model": name, **mean}, intervals, per_user, recs, fitted,
+            getattr(child, "run_id", None))
 
 
 def _keyed_per_user(per_user: pd.DataFrame, uri: str | None = None) -> pd.DataFrame:
@@ -331,7 +387,7 @@ def _evaluate(name, params, train, test, *, k, items, features, threshold, stage
             predictions = model.predict(test)
         row["predict_seconds"] = time.perf_counter() - start
         row.update(metrics.rating(predictions, test))
-    return row, per_user, recs
+    return row, per_user, recs, model
 
 
 def affinity_precision(recs: pd.DataFrame, world: Any, top: int = 3) -> float:

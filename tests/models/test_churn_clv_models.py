@@ -118,7 +118,7 @@ def test_clv_model_round_trips_exactly(run, cdnow):
     assert _tag(run.run_id, "bg_nbd")["size_bytes"] == meta["size_bytes"]
     params = {p.name: p.default for p in loaded.metadata.signature.params}
     assert params == {"horizon": horizon, "months": 12, "discount_rate": 0.01,
-                      "month_length": clv.value.month_length("W")}
+                      "month_length": clv.value.month_length("W"), "cutoff": ""}
 
 
 def test_clv_checks_the_unit_and_works_without_spend(run, cdnow):

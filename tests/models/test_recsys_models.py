@@ -64,7 +64,8 @@ def test_the_loaded_model_recommends_exactly_as_the_fitted_one(fitted, train, ru
         want = model.recommend(users)
     pd.testing.assert_frame_equal(default, want, check_exact=True)
 
-    info = json.loads(tracking.client().get_run(run.run_id).data.tags[f"retaillab.model.{name}"])
+    tags = tracking.client().get_run(run.run_id).data.tags
+    info = json.loads(tags[f"retaillab.logged_model.{name}"])
     assert info[KEY_FAMILY] == "recsys" and info[KEY_SIZE] > 0
     assert info[KEY_CLASS] == f"{type(model).__module__}.{type(model).__name__}"
     assert info[KEY_VERSION]
