@@ -15,7 +15,8 @@ from retaillab.errors import DataError, ParameterError, RetailLabError
 
 EXIT_BAD_INPUT = 2
 #: the commands that open the MLflow store (each first ends runs whose owner is gone)
-STORE_COMMANDS = ("run", "rerun", "runs", "report", "tune", "ui", "lab")
+STORE_COMMANDS = ("run", "rerun", "runs", "report", "tune", "ui", "lab", "promote", "score",
+                  "retention")
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what the shell reports for a tool whose reader left
 
 
@@ -216,6 +217,49 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_promote(args: argparse.Namespace) -> int:
+    """Register a compared model (or a comparison's winner) with the alias champion."""
+    from retaillab.models.promotion import promote
+
+    found = promote(args.run_id, name=args.model, alias=args.alias)
+    print(found.describe())
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """Score a data set with a logged model and write the scores (CSV or Parquet)."""
+    from retaillab.models import scoring
+
+    scoring.check_output(args.output)  # a bad name fails before any scoring
+    found = scoring.score(args.model, args.data, cutoff=args.cutoff, k=args.k,
+                          exclude_seen=not args.include_seen, horizon=args.horizon,
+                          progress=not args.quiet)
+    written = scoring.write(found.table, args.output)
+    print(f"{found.describe()}: {len(found.table):,} rows written to {written}")
+    return 0
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    """Write the retention contact list: churn probability x acceptance x CLV - costs."""
+    from retaillab.models import scoring
+
+    scoring.check_output(args.output)  # a bad name fails before any scoring
+    found, churned, valued, only_one = scoring.retention(
+        args.churn, args.clv, args.data, acceptance_rate=args.acceptance_rate,
+        contact_cost=args.contact_cost, offer_cost=args.offer_cost,
+        non_churner_acceptance=args.non_churner_acceptance, budget=args.budget,
+        cutoff=args.cutoff, progress=not args.quiet)
+    if only_one:
+        print(f"warning: {only_one:,} customers were scored by one model only and are left "
+              "out", file=sys.stderr)
+    table = found.table.rename(columns={"value": "clv"})
+    written = scoring.write(table, args.output)
+    print(f"{churned.describe()}; {valued.describe()}")
+    print(scoring.campaign_line(found))
+    print(f"contact list written to {written}")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the HTML model-comparison report of one or more experiments."""
     from pathlib import Path
@@ -374,6 +418,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true",
                    help="every metric, in blocks (default: the headline metrics that fit)")
     p.set_defaults(func=cmd_runs)
+    p = sub.add_parser("promote", help="register a compared model as NAME@champion",
+                       description="Register the model a comparison logged in the MLflow Model "
+                       "Registry and point the alias 'champion' at the new version. RUN_ID is "
+                       "a compared model's run, or a comparison's run (its winner).")
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("--model", metavar="NAME", help="registered model name (default: the "
+                   "experiment's name)")
+    p.add_argument("--alias", default="champion", help="the alias to set (champion)")
+    p.set_defaults(func=cmd_promote)
+    p = sub.add_parser("score", help="score a data set with a logged model",
+                       description="Score DATA (a built-in data set, a source or a file) with "
+                       "MODEL (runs:/RUN/model, models:/NAME@champion, models:/NAME/VERSION) "
+                       "and write one row per customer (or k per user) to FILE.")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="FILE.csv or FILE.parquet")
+    p.add_argument("--cutoff", help="score customers as of this day (default: the data's "
+                   "last day)")
+    p.add_argument("-k", type=int, default=10, help="recommendations per user (10)")
+    p.add_argument("--include-seen", action="store_true",
+                   help="recommenders: also recommend items a user already has")
+    p.add_argument("--horizon", type=float, help="CLV: expected purchases over this many "
+                   "time units of the model (default: 12 months)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_score)
+    p = sub.add_parser("retention", help="rank customers for a retention offer by expected "
+                       "net value", description="Score DATA with a churn model and a CLV "
+                       "model and write the customers worth contacting, best first: expected "
+                       "net value = P(churn) x acceptance x CLV - offer and contact costs "
+                       "(retaillab.churn.contact_list).")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("--churn", required=True, metavar="MODEL", help="a churn model URI")
+    p.add_argument("--clv", required=True, metavar="MODEL", help="a CLV model URI (with a "
+                   "spend model)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="FILE.csv or FILE.parquet")
+    p.add_argument("--budget", type=int, help="at most this many contacts (default: everyone "
+                   "with a positive expected value)")
+    p.add_argument("--acceptance-rate", type=float, default=0.3,
+                   help="share of would-be churners who accept and stay (0.3)")
+    p.add_argument("--contact-cost", type=float, default=1.0, help="per contact (1.0)")
+    p.add_argument("--offer-cost", type=float, default=10.0,
+                   help="paid to each customer who accepts (10.0)")
+    p.add_argument("--non-churner-acceptance", type=float, default=1.0,
+                   help="share of non-churners who take the offer (1.0)")
+    p.add_argument("--cutoff", help="as of this day (default: the data's last day)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_retention)
     p = sub.add_parser("report", help="write an HTML model-comparison report",
                        description="Write a self-contained HTML report: per experiment a "
                        "leaderboard with 95%% intervals, the winner with a paired test, "

@@ -93,7 +93,8 @@ def leaderboard(experiment: str, run_id: str | None = None) -> pd.DataFrame:
                         fix="run it first: retaillab run experiments/<spec>.yaml")
     children = tracking.Run(run_id, exp.experiment_id).children()
     table = pd.DataFrame([{"model": c.data.tags.get(tracking.RUN_NAME_TAG, c.info.run_id),
-                           "status": c.info.status, **c.data.metrics} for c in children])
+                           "status": c.info.status,
+                           **tracking.leaderboard_metrics(c.data.metrics)} for c in children])
     if table.empty:
         return table
     table = table.set_index("model")

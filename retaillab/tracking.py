@@ -286,6 +286,16 @@ def slug(name: str) -> str:
     return text.strip("-.") or "default"
 
 
+#: metrics of a logged model's own checks (``model.training_roc_auc``): on the record and
+#: compared by ``rerun``, but not columns of a leaderboard or report
+MODEL_METRICS = "model."
+
+
+def leaderboard_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
+    """``metrics`` without a logged model's own checks (:data:`MODEL_METRICS`)."""
+    return {k: v for k, v in metrics.items() if not k.startswith(MODEL_METRICS)}
+
+
 def is_timing(metric: str) -> bool:
     """Whether ``metric`` is a timing (``fit_seconds``, ``fit_seconds_ci_low``, ...).
 

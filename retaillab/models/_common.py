@@ -187,7 +187,8 @@ def quiet() -> Iterator[None]:
     import logging
     import warnings
 
-    names = ("mlflow.pyfunc", "mlflow.sklearn", "mlflow.models", "mlflow.store")
+    names = ("mlflow.pyfunc", "mlflow.sklearn", "mlflow.models", "mlflow.store",
+             "mlflow.tracking")
     levels = {name: logging.getLogger(name).level for name in names}
     old_bar = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"

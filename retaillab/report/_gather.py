@@ -473,7 +473,7 @@ def gather(experiment: str, run_id: str | None = None, *, metric: str | None = N
     children = sorted((r for r in runs if r.data.tags.get(tracking.PARENT_TAG) == pid),
                       key=lambda r: r.info.start_time)
     models = pd.DataFrame([{"model": _name(c), "run_id": c.info.run_id, "status": c.info.status,
-                            **c.data.metrics} for c in children],
+                            **tracking.leaderboard_metrics(c.data.metrics)} for c in children],
                           columns=["model", "run_id", "status"] if not children else None)
     models = models.drop_duplicates("model", keep="last").set_index("model")
     units, unit_kind = {}, ""
