@@ -37,6 +37,7 @@ class RunResult:
     parameters: dict[str, Any]
     output: Path
     error: str = ""
+    promoted: str = ""  # with a spec's ``register: true``: what was registered
 
 
 def provenance(spec: Spec, root: Path, parameters: dict[str, Any]) -> dict[str, str]:
@@ -114,7 +115,20 @@ def execute(spec: Spec, point: dict[str, Any], *, root: Path, extra_tags: dict |
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
     shown = output if not scratch else Path(f"artifacts/{output.name}")
-    return RunResult(run.run_id, status, point, shown, error)
+    promoted = _register(run.run_id) if spec.register and status == "FINISHED" else ""
+    return RunResult(run.run_id, status, point, shown, error, promoted)
+
+
+def _register(run_id: str) -> str:
+    """Promote a finished run's winner (a spec's ``register: true``); what happened, as text.
+    A run whose winner cannot be registered stays FINISHED: its numbers stand."""
+    from retaillab.models.promotion import promote
+
+    try:
+        return promote(run_id).describe()
+    except Exception as exc:  # a registry that refuses (a server without one) or no winner
+        log.error("run %s: not registered: %s", run_id, exc)
+        return f"not registered: {exc}"
 
 
 def without_rows(message: str) -> str:
@@ -232,6 +246,8 @@ def summary(spec: Spec, results: list[RunResult]) -> tuple[str, int]:
         lines.append(f"{result.status:<8} {result.run_id}  {result.output}")
         if result.error:
             lines.append(f"         {result.error}")
+        if result.promoted:
+            lines.append(f"         {result.promoted}")
     failed = [r for r in results if r.status != "FINISHED"]
     lines.append(f"{len(results) - len(failed)} of {len(spec.points())} runs finished; "
                  f"browse them with `retaillab runs {spec.name!r}` or `retaillab ui`")

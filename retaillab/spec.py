@@ -8,6 +8,7 @@ A spec names the MLflow experiment and the notebook, and gives parameters, an op
     parameters: {dataset: movielens, k: 10, seed: 42}
     grid: {split: [stratified, chronological]}
     tags: {owner: data-science}
+    register: true      # promote each finished run's winner: models:/recsys-movielens@champion
 
 Every error names the file and the key at fault.
 """
@@ -24,7 +25,7 @@ from typing import Any
 from retaillab.errors import DataError
 
 KEYS = {"name": str, "notebook": str, "parameters": dict, "grid": dict, "tags": dict,
-        "description": str}
+        "description": str, "register": bool}
 REQUIRED = ("name", "notebook")
 #: set by the runner, never by a spec: the run's id, and the experiment (the spec's ``name``)
 RESERVED_PARAMETERS = ("run_id", "experiment")
@@ -46,6 +47,8 @@ class Spec:
     tags: dict[str, str] = field(default_factory=dict)
     description: str = ""
     sha256: str = ""
+    #: promote each finished run's winner to the registry (alias champion), as the spec asks
+    register: bool = False
 
     def points(self) -> list[dict[str, Any]]:
         """The parameter sets to run: ``parameters`` overlaid with each grid combination."""
@@ -64,7 +67,7 @@ class Spec:
                                 if key == "experiment" else "remove the override")
         grid = {k: v for k, v in self.grid.items() if k not in overrides}
         return Spec(self.path, self.name, self.notebook, {**self.parameters, **overrides}, grid,
-                    self.tags, self.description, self.sha256)
+                    self.tags, self.description, self.sha256, self.register)
 
 
 def read_mapping(path: str | Path, *, what: str, example: str, shape: str,
@@ -136,7 +139,8 @@ def load_spec(path: str | Path, root: Path | None = None) -> Spec:
                         fix="give the notebook path relative to the project root")
     return Spec(path.resolve(), str(raw["name"]), notebook, dict(params), dict(grid),
                 {str(k): str(v) for k, v in (raw.get("tags") or {}).items()},
-                str(raw.get("description") or ""), hashlib.sha256(raw_bytes).hexdigest())
+                str(raw.get("description") or ""), hashlib.sha256(raw_bytes).hexdigest(),
+                bool(raw.get("register") or False))
 
 
 def check_parameters(spec: Spec, declared: Sequence[str]) -> None:

@@ -11,7 +11,8 @@ Every comparison (recommenders, churn, CLV) takes ``log_models``:
 Each logged model is the artifact ``model`` of its model's child run (``runs:/<child>/model``,
 what ``retaillab promote`` and ``retaillab score`` take). The child run gets tag
 :data:`TAG_LOGGED` (the model URI); the comparison's run gets :data:`TAG_WINNER` (the
-winner's name) and :data:`TAG_WINNER_RUN` (its child run), whether or not it was logged.
+winner's name) and :data:`TAG_WINNER_RUN` (its child run), whether or not it was logged,
+and :data:`TAG_WINNER_MODEL` (its model URI) when it was.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from collections.abc import Sequence
 
 from retaillab.errors import check_choice
 
-__all__ = ["ARTIFACT", "LOG_MODELS", "TAG_LOGGED", "TAG_WINNER", "TAG_WINNER_RUN",
+__all__ = ["ARTIFACT", "LOG_MODELS", "TAG_LOGGED", "TAG_WINNER", "TAG_WINNER_MODEL",
+           "TAG_WINNER_RUN",
            "check_log_models", "mark", "to_log"]
 
 LOG_MODELS = ("winner", "all", "none")
@@ -28,6 +30,7 @@ LOG_MODELS = ("winner", "all", "none")
 ARTIFACT = "model"
 TAG_WINNER = "retaillab.winner"
 TAG_WINNER_RUN = "retaillab.winner_run"
+TAG_WINNER_MODEL = "retaillab.winner_model"  # the winner's model URI, when it was logged
 TAG_LOGGED = "retaillab.logged_model"
 
 
@@ -52,6 +55,9 @@ def mark(run: object, winner: str, winner_run: str, logged: dict[str, str]) -> N
     (``logged``: child run id -> model URI)."""
     from retaillab import tracking
 
-    run.set_tags({TAG_WINNER: winner, TAG_WINNER_RUN: winner_run})
+    tags = {TAG_WINNER: winner, TAG_WINNER_RUN: winner_run}
+    if winner_run in logged:
+        tags[TAG_WINNER_MODEL] = logged[winner_run]
+    run.set_tags(tags)
     for child, uri in logged.items():
         tracking.client(run.uri).set_tag(child, TAG_LOGGED, uri)

@@ -326,9 +326,27 @@ def _provenance(parent: MlflowRun, experiment: str) -> dict[str, str]:
     for key in sorted(k for k in tags if k.startswith(tracking.TAG_DATA)):
         out[f"data {key[len(tracking.TAG_DATA):]}"] = tags[key]
     out.update(_sources(tags, parent.data.metrics))
+    out.update(_models(tags, parent.info.run_id))
     rerunnable = tracking.TAG_PARAMETERS in tags and tracking.TAG_NOTEBOOK in tags
     out["rerun"] = (f"retaillab rerun {parent.info.run_id}" if rerunnable else
                     "not rerunnable: started by hand, not by `retaillab run`")
+    return out
+
+
+def _models(tags: dict[str, str], run_id: str) -> dict[str, str]:
+    """The comparison's logged winner and the registry version it was promoted to."""
+    from retaillab.models.compared import TAG_WINNER, TAG_WINNER_MODEL
+    from retaillab.models.promotion import TAG_PROMOTED
+
+    if TAG_WINNER_MODEL not in tags:
+        return {}
+    out = {"winner model": f"{tags.get(TAG_WINNER, '?')}: {tags[TAG_WINNER_MODEL]}"}
+    if TAG_PROMOTED in tags:
+        found = json.loads(tags[TAG_PROMOTED])
+        out["promoted"] = (f"{found['model']} as models:/{found['name']}/{found['version']} "
+                           f"(alias {found['alias']}: models:/{found['name']}@{found['alias']})")
+    else:
+        out["promoted"] = f"not yet: retaillab promote {run_id}"
     return out
 
 
