@@ -11,6 +11,8 @@ alias, model), which the report shows.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from dataclasses import dataclass
 
@@ -95,7 +97,8 @@ def promote(run_id: str, *, name: str | None = None, alias: str = ALIAS,
     source = run.data.tags[TAG_LOGGED]
     model = run.data.tags.get(tracking.TAG_MODEL, run.info.run_id)
     parent = run.data.tags.get(tracking.PARENT_TAG, run.info.run_id)
-    with _common.using_store(uri), _common.quiet():
+    # register_model prints "Successfully registered ..." to stderr itself: describe() says it
+    with _common.using_store(uri), _common.quiet(), contextlib.redirect_stderr(io.StringIO()):
         version = mlflow.register_model(source, name, tags={
             "retaillab.model": model, "retaillab.comparison_run": parent})
     mlflow_client.set_registered_model_alias(name, alias, version.version)

@@ -213,15 +213,16 @@ def _users(dataset) -> pd.Index:
 
 
 def _recsys(model, dataset, model_uri, k, exclude_seen, progress) -> Scored:
-    from retaillab.data.ids import codes_of
+    from retaillab.data.ids import Lookup, codes_of, report_unknown
 
     fitted = model.unwrap_python_model().fitted  # matches ids in the learned type itself
     users = _users(dataset)
-    unknown = int((codes_of(fitted.users_, users) < 0).sum())
-    if unknown == len(users):  # a type mismatch is refused here with its own message
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UnknownIdsWarning)
-            fitted.recommend(users[:1], k=1)
+    codes = codes_of(fitted.users_, users)
+    unknown = int((codes < 0).sum())
+    with warnings.catch_warnings():  # no id known and of another type: one DataError here
+        warnings.simplefilter("ignore", UnknownIdsWarning)
+        report_unknown(type(fitted).__name__, [Lookup.of("user", fitted.users_, users, codes)],
+                       "")
     parts = []
     with _bar(len(users), "users", progress) as bar, warnings.catch_warnings():
         warnings.simplefilter("ignore", UnknownIdsWarning)  # counted once, in Scored
