@@ -83,3 +83,39 @@ def test_an_order_export_runs_every_comparison_and_reruns_the_same(store, capsys
     out, err = capsys.readouterr()
     assert "same metrics" in out
     assert "data changed: the transactions source data/orders.csv differs" in err
+    # from comparison to customers: each winner promoted, then scored on the same export
+    import pandas as pd
+
+    for name in SMOKE:
+        assert main(["promote", parent(f"own-{name}").info.run_id]) == 0, name
+    out = capsys.readouterr().out
+    assert out.count("alias 'champion'") == 3
+    customers = int(parent("own-churn").data.metrics["data.transactions.customers"])
+    written = {}
+    for name in SMOKE:
+        written[name] = store / f"{name}.csv"
+        assert main(["score", f"models:/own-{name}@champion", "orders", "-o",
+                     str(written[name]), "-q"]) == 0, name
+    churned = pd.read_csv(written["churn"], dtype={"customer": str})
+    valued = pd.read_csv(written["clv"], dtype={"customer": str})
+    recs = pd.read_csv(written["recsys"], dtype={"user": str, "item": str})
+    assert len(churned) == len(valued) == customers
+    assert churned["churn_probability"].between(0, 1).all()
+    assert set(valued.columns) >= {"p_alive", "expected_purchases", "expected_spend", "clv"}
+    assert recs["user"].nunique() == customers and (recs.groupby("user").size() == 10).all()
+    lettered = {c for c in churned["customer"] if not c.isdigit()}
+    assert len(lettered) == truth["letter_customers"] > 0  # text ids kept as the user's own
+    assert lettered <= set(recs["user"]) and lettered <= set(valued["customer"])
+    # integer ids against the recommender's text ids: "12" matches an integer 12, the rest
+    # are counted in one warning and get the fallback
+    numeric = sorted(int(c) for c in churned["customer"] if c.isdigit())[:3]
+    users = store / "users.csv"
+    users.write_text("user,item\n" + "".join(f"{u},1\n" for u in [*numeric, 99_999_999]))
+    assert main(["score", "models:/own-recsys@champion", str(users), "-o",
+                 str(store / "u.csv"), "-q"]) == 0
+    assert "1 unknown to the model" in capsys.readouterr().out
+    fallback = pd.read_csv(store / "u.csv").drop_duplicates("user").set_index("user")
+    assert fallback["fallback"].to_dict() == {**dict.fromkeys(numeric, False), 99_999_999: True}
+    assert main(["retention", "orders", "--churn", "models:/own-churn@champion", "--clv",
+                 "models:/own-clv@champion", "-o", str(store / "contacts.csv"), "-q"]) == 0
+    assert "expected net value" in capsys.readouterr().out

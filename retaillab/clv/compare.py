@@ -154,7 +154,6 @@ def _log_models(run, result: ClvComparison, children: dict[str, str], log_models
     """Log the purchase models ``log_models`` names (each with the spend model) into their
     child runs; tag the comparison's run with its winner."""
     from retaillab import models
-    from retaillab.models.clv import CLVModel
     from retaillab.models.compared import ARTIFACT, mark, to_log
 
     best = winner(result)
@@ -165,11 +164,10 @@ def _log_models(run, result: ClvComparison, children: dict[str, str], log_models
     recipe = {"input": "transactions", "unit": unit, "calibration_end": str(calibration_end),
               "months": int(months), "discount_rate": float(discount_rate)}
     for name in to_log(log_models, names, best):
-        model = CLVModel(result.models[name], spend, unit=unit, months=months,
-                         discount_rate=discount_rate)
         logged[children[name]] = models.log_model(
-            model, family="clv", name=ARTIFACT, run_id=children[name], uri=run.uri,
-            input_example=example, extra={"input": recipe})
+            (result.models[name], spend), family="clv", name=ARTIFACT, run_id=children[name],
+            uri=run.uri, input_example=example, extra={"input": recipe}, unit=unit,
+            months=months, discount_rate=discount_rate)
     result.logged = {n: logged[children[n]] for n in names if children[n] in logged}
     mark(run, best, children[best], logged)
 

@@ -224,7 +224,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _as_model(fitted: Any, unit: str | None) -> CLVModel:
+def _as_model(fitted: Any, unit: str | None, **settings: Any) -> CLVModel:
     if isinstance(fitted, CLVModel):
         if unit is not None and unit != fitted.unit:
             raise ParameterError("unit", f"the CLVModel's unit {fitted.unit!r}", unit)
@@ -233,8 +233,8 @@ def _as_model(fitted: Any, unit: str | None) -> CLVModel:
         raise ParameterError("unit", "the time unit of the summary the model was fitted on, "
                              "'W' or 'D' (rfm_summary's unit)", None)
     if isinstance(fitted, tuple):
-        return CLVModel(*fitted, unit=unit)
-    return CLVModel(fitted, unit=unit)
+        return CLVModel(*fitted, unit=unit, **settings)
+    return CLVModel(fitted, unit=unit, **settings)
 
 
 def _example(model: CLVModel, input_example: Any) -> pd.DataFrame:
@@ -267,12 +267,14 @@ def _signature(model: CLVModel, example: pd.DataFrame):
 
 def log_clv(fitted: Any, name: str, run_id: str, *, input_example: Any = None,
             unit: str | None = None, model_id: str | None = None,
-            extra: dict[str, Any] | None = None, **_: Any) -> Any:
+            extra: dict[str, Any] | None = None, months: int = 12,
+            discount_rate: float = 0.01, **_: Any) -> Any:
     """Log a CLV model into run ``run_id`` as model ``name``; the ModelInfo.
 
     ``fitted``: a :class:`CLVModel`, a fitted transaction model, or a ``(transaction,
     spend)`` pair; ``unit`` is required unless ``fitted`` is a :class:`CLVModel`.
-    ``input_example``: a few rows of an RFM summary (made up if not given).
+    ``input_example``: a few rows of an RFM summary (made up if not given). ``months`` and
+    ``discount_rate``: the CLV's defaults at scoring time (a :class:`CLVModel` has its own).
     """
     import tempfile
     from pathlib import Path
@@ -280,7 +282,7 @@ def log_clv(fitted: Any, name: str, run_id: str, *, input_example: Any = None,
     import mlflow.pyfunc
     from mlflow.models import Model
 
-    model = _as_model(fitted, unit)
+    model = _as_model(fitted, unit, months=months, discount_rate=discount_rate)
     example = _example(model, input_example)
     signature = _signature(model, example)
     with tempfile.TemporaryDirectory(prefix="retaillab-clv-") as folder:
