@@ -108,7 +108,10 @@ def test_an_order_export_runs_every_comparison_and_reruns_the_same(store, capsys
     assert lettered <= set(recs["user"]) and lettered <= set(valued["customer"])
     # integer ids against the recommender's text ids: "12" matches an integer 12, the rest
     # are counted in one warning and get the fallback
-    numeric = sorted(int(c) for c in churned["customer"] if c.isdigit())[:3]
+    from retaillab import models
+
+    learned = models.load("models:/own-recsys@champion").unwrap_python_model().fitted.users_
+    numeric = sorted(int(c) for c in learned if c.isdigit())[:3]
     users = store / "users.csv"
     users.write_text("user,item\n" + "".join(f"{u},1\n" for u in [*numeric, 99_999_999]))
     assert main(["score", "models:/own-recsys@champion", str(users), "-o",
