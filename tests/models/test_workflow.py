@@ -171,6 +171,15 @@ def test_promote_registers_the_winner_with_the_champion_alias(here):
         promote(loser.info.run_id)
     with pytest.raises(DataError, match="no run 'nope'"):
         promote("nope")
+    # the report says which version each comparison promoted (the last promotion)
+    from retaillab import report
+
+    shown = report.gather("wf-clv").provenance
+    assert shown["promoted"].startswith(f"{here['promoted']['clv'].model} as models:/clv-shop/2")
+    assert shown["winner model"] == f"{here['promoted']['clv'].model}: " \
+        f"{here['promoted']['clv'].source}"
+    assert report.gather("wf-recsys").provenance["promoted"].startswith(
+        f"{here['promoted']['recsys'].model} as models:/wf-recsys/1 (alias champion")
 
 
 REPRODUCE = textwrap.dedent("""
