@@ -16,7 +16,7 @@ import pandas as pd
 
 from retaillab import tracking
 
-LOWER_IS_BETTER = re.compile(r"(rmse|mae|mse|loss|brier|error|seconds)")
+LOWER_IS_BETTER = re.compile(r"(rmse|mae|mse|loss|brier|error|seconds|(?:^|_)ece$)")
 MAIN_METRICS = ("ndcg_at_10", "roc_auc", "rmse", "mae")
 #: terminal width of ``retaillab runs``; longer model and metric names are cut to fit
 WIDTH, MODEL_WIDTH, METRIC_WIDTH = 120, 32, 40
@@ -28,7 +28,7 @@ _END = r"(?:^|_)(?:{})$"
 _HIGHER = re.compile(_END.format(
     r"(?:ndcg|precision|recall|map|mrr|hit_rate|lift|capture)_at_\d+|roc_auc|pr_auc|auc"
     r"|accuracy|f1|r2|explained_variance|correlation|affinity_precision"))
-_LOWER = re.compile(_END.format(r"rmse|mae|mse|mape|brier|brier_score|log_loss|loss"))
+_LOWER = re.compile(_END.format(r"rmse|mae|mse|mape|brier|brier_score|log_loss|loss|ece"))
 #: bounds, spreads, standard errors, counts, totals: never judged
 _NO_DIRECTION = re.compile(r"(?:_ci_low|_ci_high|_low|_high|_std|_se|_total)$"
                            r"|^(?:se|std|n|total)_")

@@ -1,5 +1,5 @@
-"""Metrics of churn scores: ranking (ROC AUC, PR AUC), probability (Brier, log loss) and
-targeting (lift and capture rate at the top q of customers), per fold.
+"""Metrics of churn scores: ranking (ROC AUC, PR AUC), probability (Brier, log loss, expected
+calibration error) and targeting (lift and capture rate at the top q of customers), per fold.
 
 Lift and capture are written here because scikit-learn has no version of them; ROC AUC,
 PR AUC (average precision), Brier score and log loss are scikit-learn's own, so a plain
@@ -12,10 +12,15 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from retaillab.errors import DataError, ParameterError
 
-__all__ = ["DEPTHS", "METRICS", "capture_at", "fold_metrics", "lift_at", "metric_name"]
+__all__ = ["DEPTHS", "ECE_BINS", "METRICS", "capture_at", "expected_calibration_error",
+           "fold_metrics", "lift_at", "metric_name", "reliability"]
+
+#: equal-width probability bins of the expected calibration error and reliability curve
+ECE_BINS = 10
 
 #: Targeting depths reported by :func:`fold_metrics` (top 10% and top 20%).
 DEPTHS: tuple[float, ...] = (0.1, 0.2)
@@ -27,11 +32,11 @@ def metric_name(kind: str, q: float) -> str:
 
 
 #: Every metric :func:`fold_metrics` returns, in display order.
-METRICS: tuple[str, ...] = ("roc_auc", "pr_auc", "brier", "log_loss",
+METRICS: tuple[str, ...] = ("roc_auc", "pr_auc", "brier", "log_loss", "ece",
                             *(metric_name(k, q) for k in ("lift", "capture") for q in DEPTHS))
 
 #: Metrics where smaller is better.
-LOWER_IS_BETTER = frozenset({"brier", "log_loss"})
+LOWER_IS_BETTER = frozenset({"brier", "log_loss", "ece"})
 
 
 def _inputs(y_true: object, score: object) -> tuple[np.ndarray, np.ndarray]:
@@ -107,6 +112,38 @@ def lift_at(y_true: object, score: object, q: float) -> float:
     return (_churners_in_top(y, s, k) / k) / (churners / y.size)
 
 
+def _bins(p: np.ndarray, n_bins: int) -> np.ndarray:
+    """Bin of each probability among ``n_bins`` equal-width bins of [0, 1] (1.0 in the last)."""
+    return np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
+
+
+def reliability(y_true: object, probability: object, n_bins: int = ECE_BINS) -> pd.DataFrame:
+    """The reliability curve: per non-empty equal-width bin of predicted probability,
+    ``bin`` (0-based), ``low``/``high`` (its edges), ``customers``, ``predicted`` (mean
+    probability) and ``observed`` (churn rate). A calibrated model has observed == predicted."""
+    y, p = _inputs(y_true, probability)
+    bins = _bins(p, n_bins)
+    count = np.bincount(bins, minlength=n_bins)
+    used = count > 0
+    predicted = np.bincount(bins, weights=p, minlength=n_bins)[used] / count[used]
+    observed = np.bincount(bins, weights=y.astype(float), minlength=n_bins)[used] / count[used]
+    index = np.flatnonzero(used)
+    return pd.DataFrame({"bin": index, "low": index / n_bins, "high": (index + 1) / n_bins,
+                         "customers": count[used], "predicted": predicted,
+                         "observed": observed})
+
+
+def expected_calibration_error(y_true: object, probability: object,
+                               n_bins: int = ECE_BINS) -> float:
+    """Expected calibration error (Naeini, Cooper & Hauskrecht 2015; Guo et al. 2017): the
+    customer-weighted mean of ``|observed churn rate - mean probability|`` over ``n_bins``
+    equal-width probability bins. 0 for a calibrated model; the Brier score mixes this with
+    how well the scores separate churners."""
+    table = reliability(y_true, probability, n_bins)
+    weights = table["customers"].to_numpy() / table["customers"].sum()
+    return float(np.sum(weights * np.abs(table["observed"] - table["predicted"]).to_numpy()))
+
+
 def fold_metrics(y_true: object, probability: object,
                  depths: Sequence[float] = DEPTHS) -> dict[str, float]:
     """Every churn metric of one fold's predicted churn probabilities.
@@ -114,7 +151,8 @@ def fold_metrics(y_true: object, probability: object,
     ``roc_auc`` (area under the ROC curve), ``pr_auc`` (average precision, the step-wise area
     under the precision-recall curve, as scikit-learn's ``average_precision`` scorer),
     ``brier`` (mean squared error of the probability), ``log_loss`` (mean negative
-    log-likelihood, probabilities clipped by scikit-learn), and ``lift_at_Q``/``capture_at_Q``
+    log-likelihood, probabilities clipped by scikit-learn), ``ece`` (expected calibration
+    error, :func:`expected_calibration_error`), and ``lift_at_Q``/``capture_at_Q``
     for each depth (see :func:`lift_at`, :func:`capture_at`).
     """
     from sklearn.metrics import (
@@ -131,7 +169,8 @@ def fold_metrics(y_true: object, probability: object,
     out = {"roc_auc": float(roc_auc_score(y, p)),
            "pr_auc": float(average_precision_score(y, p)),
            "brier": float(brier_score_loss(y, p)),
-           "log_loss": float(log_loss(y, p, labels=[False, True]))}
+           "log_loss": float(log_loss(y, p, labels=[False, True])),
+           "ece": expected_calibration_error(y, p)}
     for q in depths:
         out[metric_name("lift", q)] = lift_at(y, p, q)
     for q in depths:

@@ -37,7 +37,7 @@ DATA_OPTIONS: dict[str, dict[str, Any]] = {
     "clv": {"dataset": "cdnow_sample", "calibration_end": "1997-09-30",
             "holdout_end": "1998-06-30", "validation_end": None, "unit": "W", "sample": 0},
 }
-LOWER_IS_BETTER = ("rmse", "mae", "brier", "log_loss")
+LOWER_IS_BETTER = ("rmse", "mae", "brier", "log_loss", "ece")
 
 Report = Callable[[int, float], None]
 

@@ -31,8 +31,9 @@ def test_every_model_keeps_the_contract(split, name):
     # seeded, and class weights rather than resampling wherever the classifier has them
     params = model.named_steps["model"].get_params()
     assert params["random_state"] == 5
-    if "class_weight" in params:
-        assert params["class_weight"] == "balanced"
+    if "class_weight" in params:  # unweighted by default: probabilities are churn rates
+        assert params["class_weight"] is None
+        assert churn.hyperparameters(name)["calibration"] is None
     else:
         assert name == "dummy"
     assert model.fit(x_train, y_train) is model
@@ -78,7 +79,7 @@ def test_gbm_class_weights_are_balanced_sample_weights(split):
     """Histogram gradient boosting's class_weight="balanced" is the same fit as passing each
     row the weight n / (2 n_class) through sample_weight."""
     x_train, y_train, x_test, _ = split
-    weighted = churn.create("gbm", max_iter=20).fit(x_train, y_train)
+    weighted = churn.create("gbm", max_iter=20, class_weight="balanced").fit(x_train, y_train)
     plain = churn.create("gbm", max_iter=20, class_weight=None)
     n, churners = len(y_train), y_train.sum()
     weight = np.where(y_train, n / (2 * churners), n / (2 * (n - churners)))
