@@ -14,12 +14,13 @@ scikit-learn and matplotlib are imported only when a model is built or a figure 
 from retaillab.churn.compare import ChurnComparison, compare, folds, permutation_importance
 from retaillab.churn.features import churn_labels, churn_table, transaction_features
 from retaillab.churn.metrics import METRICS, capture_at, fold_metrics, lift_at
+from retaillab.churn.out_of_time import OutOfTime, active_only, out_of_time
 from retaillab.churn.registry import available, create, hyperparameters
 from retaillab.churn.retention import ContactList, RetentionValue, contact_list, retention_value
 
 __all__ = [
-    "METRICS", "ChurnComparison", "ContactList", "RetentionValue", "available", "capture_at",
-    "churn_labels", "churn_table", "compare", "contact_list", "create", "fold_metrics", "folds",
-    "hyperparameters", "lift_at", "permutation_importance", "retention_value",
-    "transaction_features",
+    "METRICS", "ChurnComparison", "ContactList", "OutOfTime", "RetentionValue", "active_only",
+    "available", "capture_at", "churn_labels", "churn_table", "compare", "contact_list",
+    "create", "fold_metrics", "folds", "hyperparameters", "lift_at", "out_of_time",
+    "permutation_importance", "retention_value", "transaction_features",
 ]

@@ -28,10 +28,14 @@ def default_cutoff(dataset: Any, horizon_days: int) -> str:
 
 
 def customer_table(dataset: Any, target: str = "churn", cutoff: object = None,
-                   horizon_days: int = 180) -> tuple[pd.DataFrame, str | None]:
+                   horizon_days: int = 180, active_days: int | None = None
+                   ) -> tuple[pd.DataFrame, str | None]:
     """``(customers, cutoff used)``: the data set's customer table when it has ``target``,
-    else the churn table of its order log at ``cutoff`` (default :func:`default_cutoff`)."""
+    else the churn table of its order log at ``cutoff`` (default :func:`default_cutoff`),
+    restricted to customers active within ``active_days`` of it when given
+    (:func:`retaillab.churn.out_of_time.active_only`)."""
     from retaillab.churn.features import churn_table
+    from retaillab.churn.out_of_time import active_only
 
     customers = dataset.customers
     if customers is not None and target in customers.columns:
@@ -43,7 +47,7 @@ def customer_table(dataset: Any, target: str = "churn", cutoff: object = None,
     cutoff = cutoff or default_cutoff(dataset, horizon_days)
     table = churn_table(dataset.transactions, cutoff, horizon_days, events=dataset.events,
                         items=dataset.items)
-    return table, str(cutoff)
+    return active_only(table, active_days), str(cutoff)
 
 
 def scoring_input(dataset: Any, target: str = "churn", cutoff: object = None,
