@@ -406,3 +406,18 @@ def test_retention_list_on_cdnow_matches_a_hand_computation(here, tmp_path, caps
     assert main([*args, "--budget", "10", "-o", str(tmp_path / "ten.parquet")]) == 0
     ten = pd.read_parquet(tmp_path / "ten.parquet")
     pd.testing.assert_frame_equal(ten, listed.head(10), check_dtype=False)
+
+
+def test_the_clv_model_takes_transactions_or_their_summary_alike(here):
+    from retaillab.clv import rfm_summary
+
+    model = mlflow.pyfunc.load_model("models:/wf-clv@champion")
+    tx = data.load("cdnow_sample").transactions
+    summary = rfm_summary(tx, calibration_end="1997-09-30", unit="W").reset_index()
+    from_summary = model.predict(summary[["customer", "frequency", "recency", "T",
+                                          "monetary_value"]])
+    early = tx[tx["date"] < pd.Timestamp("1997-10-01")][["customer", "date", "amount"]]
+    from_tx = model.predict(early, params={"cutoff": "1997-09-30"})
+    pd.testing.assert_frame_equal(from_tx, from_summary, check_exact=True)
+    with pytest.raises(Exception, match="after the last transaction"):
+        model.predict(early, params={"cutoff": "1998-01-31"})
