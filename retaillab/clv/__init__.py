@@ -6,6 +6,7 @@
 >>> bg = clv.BetaGeo().fit(summary)                                   # doctest: +SKIP
 >>> gg = clv.GammaGamma().fit(summary)                                # doctest: +SKIP
 >>> clv.customer_lifetime_value(bg, gg, summary, months=12)           # doctest: +SKIP
+>>> clv.predict_interval(bg, summary, what="purchases", t=39).total   # doctest: +SKIP
 
 Names load on first use, so ``import retaillab.clv`` does not import scipy or matplotlib.
 ``compare`` is imported at once (it needs only pandas): a lazy name would be replaced by the
@@ -43,6 +44,11 @@ _LAZY = {
     "holdout_metrics": "evaluation",
     "tracking": "evaluation",
     "conditional_by_frequency": "evaluation",
+    "predict_interval": "uncertainty",
+    "parameter_draws": "uncertainty",
+    "likelihood_ratio_test": "uncertainty",
+    "PredictionIntervals": "uncertainty",
+    "LikelihoodRatio": "uncertainty",
 }
 
 __all__ = [
@@ -51,8 +57,10 @@ __all__ = [
     "BetaGeo",
     "FitError",
     "GammaGamma",
+    "LikelihoodRatio",
     "ModifiedBetaGeo",
     "ParetoNBD",
+    "PredictionIntervals",
     "available",
     "compare",
     "conditional_by_frequency",
@@ -61,6 +69,9 @@ __all__ = [
     "holdout_metrics",
     "holdout_table",
     "last_period_baseline",
+    "likelihood_ratio_test",
+    "parameter_draws",
+    "predict_interval",
     "rate_baseline",
     "rfm_scores",
     "rfm_segments",
@@ -87,6 +98,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from retaillab.clv.registry import MODELS, available, create
     from retaillab.clv.rfm import SEGMENTS, rfm_scores, rfm_segments, rfm_summary
     from retaillab.clv.tiers import tier_repeat_rates, tier_transitions, value_tiers
+    from retaillab.clv.uncertainty import (
+        LikelihoodRatio,
+        PredictionIntervals,
+        likelihood_ratio_test,
+        parameter_draws,
+        predict_interval,
+    )
     from retaillab.clv.value import customer_lifetime_value
 
 

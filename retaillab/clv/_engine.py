@@ -12,10 +12,18 @@ times slower on CDNOW (see ``bench/clv_fit.py``).
 The objective is the *mean* negative log-likelihood plus ``penalizer * sum(theta ** 2)`` over
 the natural parameters ``theta`` (lifetimes' definition, so penalizer values carry over). Rows
 with identical sufficient statistics are fitted once with a weight, which is exact.
+
+``log_likelihood_`` is always the *unpenalised* log-likelihood at the estimates (the penalty
+enters only the objective), so fits with different penalizers compare on the same scale
+(:func:`retaillab.clv.likelihood_ratio_test`). The Hessian, and so ``covariance_``,
+``standard_errors_`` and the summary intervals, is that of the objective actually minimised:
+with ``penalizer > 0`` it includes the penalty's curvature, which ``se_basis_`` and
+:meth:`Fitter.summary` say.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -36,7 +44,11 @@ _Z95 = 1.959963984540054
 
 #: What ``fit`` learns; before fit, reading one raises :class:`NotFittedError`.
 LEARNED = frozenset({"params_", "log_likelihood_", "covariance_", "standard_errors_",
-                     "n_customers_", "n_iterations_"})
+                     "n_customers_", "n_iterations_", "se_basis_", "fixed_",
+                     "data_fingerprint_"})
+
+#: ``se_basis_`` of an unpenalised and of a penalised fit.
+SE_LIKELIHOOD, SE_PENALISED = "likelihood", "penalised"
 
 
 class FitError(RetailLabError, RuntimeError):
@@ -124,45 +136,88 @@ class Fitter(BaseEstimator):
         g_theta = -(weights @ grad) / n + 2 * self.penalizer * theta
         return value, g_theta * theta
 
-    def _fit_arrays(self, data: tuple[np.ndarray, ...], n_rows: int) -> None:
+    def _fit_arrays(self, data: tuple[np.ndarray, ...], n_rows: int,
+                    fixed: Mapping[str, float] | None = None) -> None:
+        """Minimise the objective over the log-parameters not in ``fixed`` (name -> value)."""
         from scipy.optimize import minimize
 
         if not (isinstance(self.penalizer, (int, float)) and math.isfinite(self.penalizer)
                 and self.penalizer >= 0):
             raise ParameterError(f"{type(self).__name__}.penalizer", "a number >= 0",
                                  self.penalizer)
+        fixed = self._check_fixed(fixed)
         data, weights = _compress(data)
+        fingerprint = _fingerprint(data, weights)
         start = self._initial(data)
+        free = np.array([n not in fixed for n in self._names])
+        start[~free] = [fixed[n] for n, f in zip(self._names, free, strict=True) if not f]
         data = self._prepare(data)
+        base = np.log(start)
+
+        def full(pf: np.ndarray) -> np.ndarray:
+            phi = base.copy()
+            phi[free] = pf
+            return phi
+
+        def objective(pf, with_grad=True):
+            if not with_grad:
+                return self._objective(full(pf), data, weights, n_rows, with_grad=False)
+            value, grad = self._objective(full(pf), data, weights, n_rows)
+            return value, grad[free]
+
         started = time.perf_counter()
         with np.errstate(all="ignore"):
-            result = minimize(self._objective, np.log(start), args=(data, weights, n_rows),
-                              jac=True, method="BFGS",
+            result = minimize(objective, base[free], jac=True, method="BFGS",
                               options={"maxiter": self.max_iter, "gtol": self.tol})
-            phi = result.x
-            value, grad = self._objective(phi, data, weights, n_rows)
-            if self._loglik_grad(np.exp(phi), *data) is None:
-                func = lambda p: self._objective(p, data, weights, n_rows, False)  # noqa: E731
-                grad = _central_gradient(func, phi)
-                hessian = _hessian_from_values(func, phi, value) * n_rows
+            pf = result.x
+            value, grad = objective(pf)
+            if self._loglik_grad(np.exp(full(pf)), *data) is None:
+                func = lambda p: objective(p, False)  # noqa: E731
+                grad = _central_gradient(func, pf)
+                hessian = _hessian_from_values(func, pf, value) * n_rows
             else:
-                hessian = _hessian(lambda p: self._objective(p, data, weights, n_rows)[1],
-                                   phi) * n_rows
-        self._check_optimum(result, phi, value, grad, hessian)
+                hessian = _hessian(lambda p: objective(p)[1], pf) * n_rows
+        phi = full(pf)
+        self._check_optimum(result, phi, free, value, grad, hessian)
         theta = np.exp(phi)
-        cov_phi = np.linalg.inv(hessian)
+        cov_phi = np.zeros((len(theta), len(theta)))
+        cov_phi[np.ix_(free, free)] = np.linalg.inv(hessian)  # fixed: no variance
         cov = cov_phi * np.outer(theta, theta)  # delta method; exact at a stationary point
-        ll = float(weights @ self._loglik(theta, *data))
+        ll = float(weights @ self._loglik(theta, *data))  # unpenalised, whatever penalizer
         self.params_ = dict(zip(self._names, map(float, theta), strict=True))
         self.log_likelihood_ = ll
         self.covariance_ = pd.DataFrame(cov, index=self._names, columns=self._names)
         self.standard_errors_ = dict(zip(self._names, map(float, np.sqrt(np.diag(cov))),
                                          strict=True))
+        self.se_basis_ = SE_PENALISED if self.penalizer > 0 else SE_LIKELIHOOD
+        self.fixed_ = {n: float(v) for n, v in fixed.items()}
+        self.data_fingerprint_ = fingerprint
         self._se_log = np.sqrt(np.diag(cov_phi))
         self.n_customers_ = int(n_rows)
         self.n_iterations_ = int(result.nit)
         log.debug("%s fitted in %.3fs, %d iterations", type(self).__name__,
                   time.perf_counter() - started, result.nit)
+
+    def _check_fixed(self, fixed: Mapping[str, float] | None) -> dict[str, float]:
+        name = f"{type(self).__name__}.fit fixed"
+        if fixed is None:
+            return {}
+        if not isinstance(fixed, Mapping):
+            raise ParameterError(name, "a dict of parameter name -> value", fixed)
+        unknown = set(fixed) - set(self._names)
+        if unknown:
+            raise ParameterError(name, "a dict with keys among " + ", ".join(self._names),
+                                 sorted(unknown))
+        if len(fixed) == len(self._names):
+            raise ParameterError(name, "leaving at least one parameter free", dict(fixed))
+        out = {}
+        for key, value in fixed.items():
+            if not (isinstance(value, (int, float, np.floating, np.integer))
+                    and math.isfinite(value) and _LOW <= value <= _HIGH):
+                raise ParameterError(f"{name}[{key!r}]", f"a number in [{_LOW:g}, {_HIGH:g}]",
+                                     value)
+            out[key] = float(value)
+        return out
 
     def _initial(self, data) -> np.ndarray:
         start = np.asarray(self._start(data), dtype=float)
@@ -181,7 +236,7 @@ class Fitter(BaseEstimator):
                     start[i] = value
         return start
 
-    def _check_optimum(self, result, phi, value, grad, hessian) -> None:
+    def _check_optimum(self, result, phi, free, value, grad, hessian) -> None:
         name = type(self).__name__
         advice = ("try penalizer=0.001 (or larger), or express time in a coarser unit "
                   "(unit='W' instead of 'D') so that rates are of order 0.01-10")
@@ -193,7 +248,7 @@ class Fitter(BaseEstimator):
         if not (result.success or tiny_gradient):
             raise FitError(f"{name}: the optimiser did not converge ({result.message}; "
                            f"stopped at {shown}); {advice}.")
-        if np.any(theta < _LOW) or np.any(theta > _HIGH):
+        if np.any(theta[free] < _LOW) or np.any(theta[free] > _HIGH):
             raise FitError(f"{name}: the estimates ran to a boundary ({shown}): the data do "
                            f"not identify the model as it is; {advice}.")
         if not np.all(np.isfinite(hessian)):
@@ -209,14 +264,41 @@ class Fitter(BaseEstimator):
 
         Intervals are Wald intervals on the log scale, ``exp(log(est) -/+ 1.96 se_log)``, so
         they stay positive (the scale the optimiser works on).
+
+        Standard errors come from the Hessian of the objective minimised. With
+        ``penalizer > 0`` that is the *penalised* objective, whose penalty adds curvature, so
+        they are not the likelihood's (typically smaller): the table then says so in
+        its column header (``columns.name``) and in ``attrs["se_basis"] == "penalised"`` and
+        ``attrs["note"]`` (``se_basis_`` on the model). A parameter held fixed in ``fit`` has
+        standard error 0.
         """
         theta = self._fitted_theta()
-        return pd.DataFrame({
+        table = pd.DataFrame({
             "estimate": theta,
             "se": [self.standard_errors_[n] for n in self._names],
             "lower_95": theta * np.exp(-_Z95 * self._se_log),
             "upper_95": theta * np.exp(_Z95 * self._se_log),
         }, index=pd.Index(self._names, name="parameter"))
+        basis = self._se_basis()
+        note = "standard errors from the Hessian of the log-likelihood"
+        if basis == SE_PENALISED:
+            note = (f"standard errors from the Hessian of the penalised objective "
+                    f"(penalizer={self.penalizer:g}), not of the likelihood alone: the "
+                    f"penalty adds curvature, so they are typically smaller than the "
+                    f"likelihood's")
+            table.columns.name = f"se: penalised (penalizer={self.penalizer:g})"
+        fixed = vars(self).get("fixed_") or {}
+        if fixed:
+            note += "; held fixed (se 0): " + ", ".join(fixed)
+        table.attrs.update(se_basis=basis, note=note)
+        return table
+
+    def _se_basis(self) -> str:
+        """``se_basis_``, or for estimates set by hand, what the penalizer implies."""
+        found = vars(self).get("se_basis_")
+        if found is not None:
+            return found
+        return SE_PENALISED if self.penalizer > 0 else SE_LIKELIHOOD
 
     def log_likelihood(self, summary: pd.DataFrame) -> float:
         """Log-likelihood of ``summary`` at the fitted parameters."""
@@ -251,6 +333,16 @@ def _compress(data: tuple[np.ndarray, ...]) -> tuple[tuple[np.ndarray, ...], np.
     """Unique rows of the sufficient statistics and how many customers share each."""
     unique, _, counts = unique_rows(*data)
     return unique, counts.astype(float)
+
+
+def _fingerprint(unique: tuple[np.ndarray, ...], counts: np.ndarray) -> str:
+    """A hash of the fitted sufficient statistics (the compressed rows and their counts), so
+    two fits can tell whether they saw the same data, whatever the customers' order."""
+    digest = hashlib.sha256()
+    for column in (*unique, counts):
+        digest.update(np.ascontiguousarray(column, dtype=float).tobytes())
+        digest.update(b"|")
+    return digest.hexdigest()[:16]
 
 
 def _central_gradient(func, x: np.ndarray, step: float = 1e-6) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -37,8 +39,13 @@ class TransactionModel(Fitter):
     Prediction methods take either a summary DataFrame as ``frequency`` or three arrays.
     """
 
-    def fit(self, summary: pd.DataFrame) -> TransactionModel:
+    def fit(self, summary: pd.DataFrame, *,
+            fixed: Mapping[str, float] | None = None) -> TransactionModel:
         """Fit by maximum likelihood on a calibration summary (see :func:`rfm_summary`).
+
+        ``fixed`` (name -> value) holds some parameters at given values and estimates the
+        others: a restricted model, for :func:`retaillab.clv.likelihood_ratio_test` (they
+        get standard error 0 and are listed in ``fixed_``).
 
         Raises
         ------
@@ -48,7 +55,7 @@ class TransactionModel(Fitter):
             The optimiser found no usable optimum (the message suggests what to try).
         """
         data = self._data(summary)
-        self._fit_arrays(data, len(data[0]))
+        self._fit_arrays(data, len(data[0]), fixed)
         return self
 
     def _data(self, summary: pd.DataFrame):

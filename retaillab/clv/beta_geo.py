@@ -105,6 +105,11 @@ class BetaGeo(TransactionModel):
 
     def _conditional(self, theta, t, x, tx, big_t):
         """Eq. (10) after Euler's transformation (see the module docstring)."""
+        return self._given_alive(theta, t, x, big_t) * self._p_alive(theta, x, tx, big_t)
+
+    def _given_alive(self, theta, t, x, big_t):
+        """E[Y(t) | alive at T, x, T]: eq. (10) without its P(alive) factor (it does not
+        depend on recency). ``theta`` entries may carry a leading axis of parameter draws."""
         from scipy.special import hyp2f1
 
         r, alpha, a, b = theta
@@ -112,7 +117,7 @@ class BetaGeo(TransactionModel):
         z = t / (alpha + big_t + t)
         c = a + b + x - 1 + m
         bracket = 1.0 - (1.0 - z) ** (a - 1) * hyp2f1(a + b - 1 - r + m, a - 1, c, z)
-        return c / (a - 1) * bracket * self._p_alive(theta, x, tx, big_t)
+        return c / (a - 1) * bracket
 
     def _expected(self, theta, t):
         """E[X(t)], eq. (9): eq. (10) for a customer born at 0 with no history. For MBG/NBD

@@ -9,6 +9,7 @@ repeat purchases. Equation numbers refer to note 025.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -51,10 +52,12 @@ class GammaGamma(Fitter):
 
     _names = ("p", "q", "gamma")
 
-    def fit(self, summary: pd.DataFrame) -> GammaGamma:
-        """Fit by maximum likelihood (note 025, eq. 3)."""
+    def fit(self, summary: pd.DataFrame, *,
+            fixed: Mapping[str, float] | None = None) -> GammaGamma:
+        """Fit by maximum likelihood (note 025, eq. 3); ``fixed`` (name -> value) holds some
+        parameters at given values (as :meth:`retaillab.clv.BetaGeo.fit`)."""
         data = _spend_arrays(summary, "GammaGamma.fit", warn=True)
-        self._fit_arrays(data, len(data[0]))
+        self._fit_arrays(data, len(data[0]), fixed)
         return self
 
     def _data(self, summary):
@@ -104,6 +107,12 @@ class GammaGamma(Fitter):
                                        np.asarray(monetary_value, dtype=float))
         if q <= 1:
             raise ParameterError("GammaGamma q", "> 1 for a finite mean spend", q)
+        return self._spend(np.array([p, q, g]), x, m)
+
+    @staticmethod
+    def _spend(theta, x, m):
+        """Note 025 eq. (5); ``theta`` entries may carry a leading axis of parameter draws."""
+        p, q, g = theta
         return p * (g + x * m) / (p * x + q - 1)
 
     def expected_average_profit(self) -> float:

@@ -52,14 +52,33 @@ def log_hyp2f1_c_is_a_plus_1(a, k, z) -> np.ndarray:
     return out
 
 
-def _log_integral(alpha: float, beta: float, t, p, q) -> np.ndarray:
-    """``log I(t; p, q)`` (module docstring), ``p + q > 1``."""
-    if alpha >= beta:
-        top, k, z = alpha, q, (alpha - beta) / (alpha + t)
+def _log_integral(alpha, beta, t, p, q) -> np.ndarray:
+    """``log I(t; p, q)`` (module docstring), ``p + q > 1``; ``alpha`` and ``beta`` may be
+    arrays (parameter draws), the branch on ``alpha >= beta`` is then taken per element."""
+    if np.ndim(alpha) == 0 and np.ndim(beta) == 0:
+        if alpha >= beta:
+            top, k, z = alpha, q, (alpha - beta) / (alpha + t)
+        else:
+            top, k, z = beta, p, (beta - alpha) / (beta + t)
     else:
-        top, k, z = beta, p, (beta - alpha) / (beta + t)
+        top = np.maximum(alpha, beta)
+        k = np.where(alpha >= beta, q, p)
+        z = np.abs(alpha - beta) / (top + t)
     a = p + q - 1
     return -a * np.log(top + t) - np.log(a) + log_hyp2f1_c_is_a_plus_1(a, k, z)
+
+
+def _lifetime_integral(s, base, t):
+    """``int_0^t (base / (base + u))^s du``: ``base / (s - 1) (1 - (base / (base + t))^(s-1))``,
+    ``base log(1 + t / base)`` at ``s = 1`` (per element when ``s`` is an array of draws)."""
+    if np.ndim(s) == 0:
+        if abs(s - 1) < 1e-8:
+            return np.log1p(t / base) * base
+        return base / (s - 1) * (1 - (base / (base + t)) ** (s - 1))
+    near = np.abs(s - 1) < 1e-8
+    sm1 = np.where(near, 1.0, s - 1)
+    return np.where(near, np.log1p(t / base) * base,
+                    base / sm1 * (1 - (base / (base + t)) ** sm1))
 
 
 class ParetoNBD(TransactionModel):
@@ -78,15 +97,15 @@ class ParetoNBD(TransactionModel):
         evaluates each hypergeometric once per distinct (x, t_x) and (x, T)."""
         from scipy.special import gammaln
 
-        if prep is None:  # predictions: evaluate row by row, no sorting
-            ident = np.arange(np.size(x))
+        if prep is None:  # predictions: each hypergeometric once per distinct pair
             x, tx, big_t = (np.ravel(v) for v in np.broadcast_arrays(x, tx, big_t))
-            prep = ((x, ident), (x, tx, ident), (x, big_t, ident))
+            prep = self._prepare((x, tx, big_t))[3:]
         (xu, xinv), (x1, t1, inv1), (x2, t2, inv2) = prep
-        r, alpha, s, beta = theta
-        head = (gammaln(r + xu) - gammaln(r) + r * np.log(alpha) + s * np.log(beta))[xinv]
-        term1 = (np.log(s) + _log_integral(alpha, beta, t1, r + x1, s + 1))[inv1]
-        term2 = (np.log(r + x2) + _log_integral(alpha, beta, t2, r + x2 + 1, s))[inv2]
+        r, alpha, s, beta = theta  # each a number, or draws broadcasting against the rows
+        head = (gammaln(r + xu) - gammaln(r) + r * np.log(alpha)
+                + s * np.log(beta))[..., xinv]
+        term1 = (np.log(s) + _log_integral(alpha, beta, t1, r + x1, s + 1))[..., inv1]
+        term2 = (np.log(r + x2) + _log_integral(alpha, beta, t2, r + x2 + 1, s))[..., inv2]
         total = head + np.logaddexp(term1, term2)
         alive = head - (r + x) * np.log(alpha + big_t) - s * np.log(beta + big_t)
         return alive, total
@@ -109,7 +128,8 @@ class ParetoNBD(TransactionModel):
         """Note 009 eq. (24): the alive term of the likelihood over the whole likelihood."""
         shape = np.broadcast(x, tx, big_t).shape
         alive, total = self._log_alive_and_total(theta, x, tx, big_t)
-        return np.exp(np.minimum(alive - total, 0.0)).reshape(shape)
+        out = np.exp(np.minimum(alive - total, 0.0))
+        return out.reshape(out.shape[:-1] + shape)  # a leading axis of draws, if any
 
     def _expected(self, theta, t):
         """Note 009 eq. (27) (s != 1; s = 1 by its limit)."""
@@ -120,10 +140,10 @@ class ParetoNBD(TransactionModel):
 
     def _conditional(self, theta, t, x, tx, big_t):
         """Note 009 eq. (28)."""
+        return self._given_alive(theta, t, x, big_t) * self._p_alive(theta, x, tx, big_t)
+
+    def _given_alive(self, theta, t, x, big_t):
+        """E[Y(t) | alive at T, x, T]: note 009 eq. (28) without its P(alive) factor.
+        ``theta`` entries may carry a leading axis of parameter draws."""
         r, alpha, s, beta = theta
-        if abs(s - 1) < 1e-8:
-            future = np.log1p(t / (beta + big_t)) * (beta + big_t)
-        else:
-            future = (beta + big_t) / (s - 1) * (1 - ((beta + big_t) / (beta + big_t + t))
-                                                 ** (s - 1))
-        return (r + x) / (alpha + big_t) * future * self._p_alive(theta, x, tx, big_t)
+        return (r + x) / (alpha + big_t) * _lifetime_integral(s, beta + big_t, t)

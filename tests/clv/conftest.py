@@ -30,6 +30,34 @@ def simulate():
     return _simulate
 
 
+@pytest.fixture(scope="session")
+def simulate_bg():
+    """:func:`_simulate_bg`, vectorised BG/NBD data with known parameters, as a fixture."""
+    return _simulate_bg
+
+
+def _simulate_bg(params: dict, n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """A BG/NBD calibration summary with known parameters, vectorised, and who is alive at T.
+
+    From the model's story (Fader, Hardie & Lee 2005): with ``K ~ Poisson(lambda T)`` purchase
+    chances in ``(0, T]`` and dropout after the ``N``-th repeat, ``N ~ Geometric(p)``, the
+    customer makes ``x = min(K, N)`` repeats and is alive at T iff ``K < N``; the last repeat
+    is the x-th of K uniform times, ``T * Beta(x, K - x + 1)``. Ages T are uniform on
+    [26, 39] weeks, like the CDNOW cohort.
+    """
+    rng = np.random.default_rng(seed)
+    big_t = rng.uniform(26, 39, n)
+    lam = rng.gamma(params["r"], 1 / params["alpha"], n)
+    p = rng.beta(params["a"], params["b"], n)
+    k = rng.poisson(lam * big_t)
+    dropout = rng.geometric(p)
+    x = np.minimum(k, dropout)
+    recency = np.zeros(n)
+    has = x > 0
+    recency[has] = big_t[has] * rng.beta(x[has], k[has] - x[has] + 1)
+    return pd.DataFrame({"frequency": x, "recency": recency, "T": big_t}), k < dropout
+
+
 def _simulate(model: str, params: dict, n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     """A calibration summary drawn from ``model`` with ``params``, and who is alive at T.
 
