@@ -11,39 +11,52 @@ import pytest
 
 from retaillab import metrics
 from retaillab.errors import DataError, ParameterError
-from retaillab.metrics.ranking import RANKING_STEMS
+from retaillab.metrics.ranking import CONVENTIONS, RANKING_STEMS, _highest_level_per_key
 
 # --- the reference: loops over users and ranks -----------------------------------------------
 
 
-def reference(recs: pd.DataFrame, test: pd.DataFrame, k: int, threshold=None) -> pd.DataFrame:
-    relevant: dict[object, set] = {}
+def reference(recs: pd.DataFrame, test: pd.DataFrame, k: int, threshold=None, *,
+              relevance="binary", ap_denominator="min_k_n", no_list="zero",
+              no_relevant="skip") -> pd.DataFrame:
+    relevant: dict[object, dict] = {}  # user -> item -> gain (its highest rating if graded)
+    judged = set()
     for row in test.itertuples():
+        judged.add(row.user)
         if threshold is None or row.rating >= threshold:
-            relevant.setdefault(row.user, set()).add(row.item)
+            gains = relevant.setdefault(row.user, {})
+            gain = 1.0 if relevance == "binary" else row.rating
+            gains[row.item] = max(gains.get(row.item, gain), gain)
+    if no_relevant == "zero" and threshold is not None:
+        for user in judged:
+            relevant.setdefault(user, {})
     lists: dict[object, list] = {}
     for row in recs.itertuples():
         lists.setdefault(row.user, []).append((row.rank, row.item))
     out = {}
     for user, rel in relevant.items():
         ranked = [(r, i) for r, i in sorted(lists.get(user, [])) if r <= k]
+        if no_list == "skip" and not ranked:
+            continue
         n = len(rel)
         hits = 0
         dcg = ap = rr = 0.0
         for r, item in ranked:
             if item in rel:
                 hits += 1
-                dcg += 1 / math.log2(r + 1)
+                dcg += rel[item] / math.log2(r + 1)
                 precision_at_r = sum(1 for r2, i2 in ranked if r2 <= r and i2 in rel) / r
                 ap += precision_at_r
                 if rr == 0.0:
                     rr = 1 / r
-        idcg = sum(1 / math.log2(i + 1) for i in range(1, min(k, n) + 1))
+        best = sorted(rel.values(), reverse=True)[:k]
+        idcg = sum(g / math.log2(i + 1) for i, g in enumerate(best, start=1))
+        ap_by = min(k, n) if ap_denominator == "min_k_n" else n
         out[user] = {
             f"precision_at_{k}": hits / k,
-            f"recall_at_{k}": hits / n,
-            f"ndcg_at_{k}": dcg / idcg,
-            f"map_at_{k}": ap / min(k, n),
+            f"recall_at_{k}": hits / n if n else 0.0,
+            f"ndcg_at_{k}": dcg / idcg if idcg > 0 else 0.0,
+            f"map_at_{k}": ap / ap_by if ap_by else 0.0,
             f"mrr_at_{k}": rr,
             f"hit_rate_at_{k}": float(hits > 0),
         }
@@ -100,6 +113,41 @@ def test_per_user_matches_reference(seed, threshold):
     assert list(got.index) == list(want.index)
     for col in got.columns:
         assert got[col].to_numpy() == pytest.approx(want[col].to_numpy(), abs=1e-12), col
+
+
+CONVENTION_CASES = [
+    {"relevance": "graded"},
+    {"ap_denominator": "n_relevant"},
+    {"no_list": "skip"},
+    {"no_relevant": "zero"},
+    {"relevance": "graded", "ap_denominator": "n_relevant", "no_list": "skip",
+     "no_relevant": "zero"},
+]
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("threshold", [None, 4])
+@pytest.mark.parametrize("conventions", CONVENTION_CASES, ids=lambda c: "-".join(c.values()))
+def test_every_convention_matches_reference(seed, threshold, conventions):
+    recs, test, k = random_case(seed)
+    if "relevance" in conventions:  # a repeated pair with another rating: the highest counts
+        extra = test.iloc[:3].assign(rating=lambda t: t["rating"] + 0.5)
+        test = pd.concat([test, extra])
+    got = metrics.ranking_per_user(recs, test, k, threshold=threshold, **conventions)
+    want = reference(recs, test, k, threshold, **conventions)
+    assert list(got.index) == list(want.index)
+    for col in got.columns:
+        assert got[col].to_numpy() == pytest.approx(want[col].to_numpy(), abs=1e-12), col
+    means = metrics.ranking(recs, test, k, threshold=threshold, **conventions)
+    assert means == pytest.approx(want.mean().to_dict(), abs=1e-12)
+
+
+def test_defaults_are_the_first_convention_values():
+    recs, test, k = random_case(3)
+    pd.testing.assert_frame_equal(
+        metrics.ranking_per_user(recs, test, k, threshold=4),
+        metrics.ranking_per_user(recs, test, k, threshold=4, **{
+            name: values[0] for name, values in CONVENTIONS.items()}))
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -173,6 +221,18 @@ def test_repeated_test_pair_counts_once_and_inputs_are_not_changed():
     assert row["recall_at_2"] == 1.0 and row["ndcg_at_2"] == pytest.approx(1.0)
     pd.testing.assert_frame_equal(recs, before[0])
     pd.testing.assert_frame_equal(test, before[1])
+
+
+def test_graded_keeps_the_highest_rating_on_both_sort_paths():
+    rng = np.random.default_rng(1)
+    keys = rng.integers(0, 50, 400).astype(np.int64)
+    gains = rng.integers(0, 11, 400) / 2
+    fast = _highest_level_per_key(keys, gains)
+    slow = _highest_level_per_key(keys + 2**61, gains)  # key * n_levels would overflow int64
+    want = pd.Series(gains).groupby(keys).max()
+    for (distinct, level, levels), shift in ((fast, 0), (slow, 2**61)):
+        assert list(distinct - shift) == list(want.index)
+        assert list(levels[level]) == list(want)
 
 
 # --- bad input -------------------------------------------------------------------------------
