@@ -2,9 +2,9 @@
 
 :func:`compare` is what the churn notebook calls. It fits every model on every fold of a
 stratified repeated k-fold, scores the held-out customers, and returns a
-:class:`ChurnComparison`: the model x metric table with 95% intervals over folds, the per-fold
-values, and the out-of-fold predictions for curves. Given the notebook's run, each model is one
-MLflow child run.
+:class:`ChurnComparison`: the model x metric table with 95% intervals over folds (corrected
+resampled t, Nadeau-Bengio), the per-fold values, and the out-of-fold predictions for curves.
+Given the notebook's run, each model is one MLflow child run.
 """
 
 from __future__ import annotations
@@ -37,10 +37,12 @@ class ChurnComparison:
     Attributes
     ----------
     table
-        Index ``(model, metric)``; columns ``mean``, ``ci_low``, ``ci_high`` (95% Student-t
-        interval over the ``n_splits * n_repeats`` fold values). Folds of repeated k-fold
-        share training rows, so the interval is narrower than a fully independent one would
-        be: read it as the spread over resamples, not a guarantee.
+        Index ``(model, metric)``; columns ``mean``, ``ci_low``, ``ci_high``: the 95%
+        corrected resampled t interval over the ``J = n_splits * n_repeats`` fold values
+        (Nadeau & Bengio 2003; :func:`retaillab.metrics.corrected_interval`). Folds of
+        repeated k-fold share training rows, so their values are correlated; the variance
+        factor ``1/J + n_test/n_train`` (instead of ``1/J``) accounts for it, with ``J - 1``
+        degrees of freedom.
     folds
         One row per model and fold: ``model``, ``repeat``, ``fold``, every metric, timings.
     predictions
@@ -163,7 +165,9 @@ def compare(customers: pd.DataFrame, target: str = C.churn,
     run
         A :class:`retaillab.tracking.NotebookRun`: each model becomes a child run with its
         hyperparameters, mean metrics, interval bounds (``roc_auc_ci_low`` ...), timings and
-        its per-fold table (``folds.csv``).
+        its per-fold table (``folds.csv``, with each fold's ``n_train`` and ``n_test``); tags
+        ``retaillab.interval`` (which interval the bounds are), ``retaillab.n_train`` and
+        ``retaillab.n_test`` (mean rows per fold) let a report apply the same correction.
     importance
         Also compute the permutation importance of the best model (by ROC AUC), shuffling
         each column ``importance_repeats`` times.
@@ -262,7 +266,12 @@ def _one_model(name: str, params: dict[str, Any], features: pd.DataFrame, y: np.
                ) -> tuple[pd.DataFrame, list[pd.DataFrame], list[dict], str | None]:
     """Every fold of one model, logged as its child run: its per-fold table, its out-of-fold
     predictions, its interval rows and its child run's id."""
-    from retaillab.metrics import confidence_interval
+    from retaillab.metrics.compare import (
+        TAG_INTERVAL,
+        TAG_N_TEST,
+        TAG_N_TRAIN,
+        corrected_interval,
+    )
 
     shown = {**hyperparameters(name), **params, "n_splits": n_splits, "n_repeats": n_repeats}
     context = run.model(name, shown) if run is not None else nullcontext()
@@ -278,15 +287,22 @@ def _one_model(name: str, params: dict[str, Any], features: pd.DataFrame, y: np.
                 "model": name, "repeat": i // n_splits, "fold": i % n_splits, "row": test,
                 C.churn: y[test], "probability": probability}))
         per_fold = pd.DataFrame(rows)
+        n_train = float(np.mean([len(train) for train, _ in splits]))
+        n_test = float(np.mean([len(test) for _, test in splits]))
         for metric in [*METRICS, *TIMINGS]:
-            mean, low, high = confidence_interval(per_fold[metric].to_numpy())
+            mean, low, high = corrected_interval(per_fold[metric].to_numpy(), n_train, n_test)
             intervals.append({"model": name, "metric": metric, "mean": mean, "ci_low": low,
                               "ci_high": high})
             logged.update({metric: mean, f"{metric}_ci_low": low, f"{metric}_ci_high": high})
         if child is not None:
             bar.stage(name, "logging")
             child.log_metrics(logged)
-            child.log_table(per_fold.drop(columns="model"), "folds.csv")
+            child.set_tags({TAG_INTERVAL: "corrected resampled t over "
+                            f"{len(splits)} folds (Nadeau-Bengio)",
+                            TAG_N_TRAIN: f"{n_train:g}", TAG_N_TEST: f"{n_test:g}"})
+            child.log_table(per_fold.drop(columns="model").assign(
+                n_train=[len(train) for train, _ in splits],
+                n_test=[len(test) for _, test in splits]), "folds.csv")
     return per_fold, predictions, intervals, getattr(child, "run_id", None)
 
 

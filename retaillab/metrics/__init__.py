@@ -5,7 +5,8 @@ intervals and paired tests to compare models.
 >>> metrics.ranking(model.recommend(users, k=10), test, k=10)          # doctest: +SKIP
 >>> metrics.rating(model.predict(test), test)                          # doctest: +SKIP
 >>> per_user = metrics.ranking_per_user(recs, test, k=10)["ndcg_at_10"]  # doctest: +SKIP
->>> metrics.confidence_interval(per_user)                              # doctest: +SKIP
+>>> metrics.bootstrap_interval(per_user)                               # doctest: +SKIP
+>>> metrics.corrected_interval(fold_values, n_train=800, n_test=200)   # doctest: +SKIP
 >>> metrics.get("ndcg_at_10")(recs, test)                              # doctest: +SKIP
 
 scipy is imported only by the interval and test functions.
@@ -21,7 +22,15 @@ from retaillab.metrics.beyond import (
     popularity_bias,
     popularity_bias_per_user,
 )
-from retaillab.metrics.compare import confidence_interval, paired_test
+from retaillab.metrics.compare import (
+    bootstrap_interval,
+    compare_with_best,
+    confidence_interval,
+    corrected_interval,
+    corrected_paired_test,
+    holm,
+    paired_test,
+)
 from retaillab.metrics.ranking import (
     hit_rate_at_k,
     map_at_k,
@@ -45,11 +54,16 @@ from retaillab.metrics.registry import METRICS, get
 __all__ = [
     "METRICS",
     "beyond_accuracy",
+    "bootstrap_interval",
+    "compare_with_best",
     "confidence_interval",
+    "corrected_interval",
+    "corrected_paired_test",
     "coverage",
     "explained_variance",
     "get",
     "hit_rate_at_k",
+    "holm",
     "intra_list_diversity",
     "intra_list_diversity_per_user",
     "mae",

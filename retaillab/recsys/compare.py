@@ -31,7 +31,8 @@ class Comparison:
     """What :func:`compare` found.
 
     ``summary``: one row per model, mean metrics and timings. ``intervals``: long table
-    (model, metric, mean, low, high) with 95% intervals over users (one split) or folds.
+    (model, metric, mean, low, high) with 95% intervals: a BCa bootstrap over users (one
+    split) or the corrected resampled t over folds (``n_folds > 1``, Nadeau-Bengio).
     ``per_user``: per model, the per-user ranking metrics of every fold, for paired tests.
     ``recommendations``: per model, the last fold's top-k lists. ``folds``: the splits used.
     ``skipped``: the models that could not run on this data, name -> why (e.g. content-based
@@ -213,7 +214,7 @@ def compare(interactions: pd.DataFrame, algorithms: Sequence[str] | Mapping[str,
         for name, params in specs.items():
             row, spread, per_user[name], recs_by_model[name], fitted, child = _one_model(
                 name, params, splits, k=k, items=items, features=features,
-                threshold=threshold, run=run, bar=bar)
+                threshold=threshold, run=run, bar=bar, seed=seed)
             rows.append(row)
             intervals.extend(spread)
             keeper.offer(name, row, fitted, child, bar)
@@ -288,13 +289,10 @@ def _warn_cold_users(splits: list) -> None:
 
 def _one_model(name: str, params: Mapping[str, Any], splits: list, *, k: int,
                items: pd.DataFrame | None, features: pd.DataFrame | None,
-               threshold: float | None, run: Any, bar: Any
+               threshold: float | None, run: Any, bar: Any, seed: int = 0
                ) -> tuple[dict, list[dict], pd.DataFrame, pd.DataFrame, Any, str | None]:
     """Every fold of one model, logged as its child run: its summary row, its intervals, its
     per-user metrics, its last fold's lists and fitted model, and its child run's id."""
-    from retaillab import metrics
-
-    intervals = []
     context = run.model(name, {**params, "k": k}) if run is not None else nullcontext()
     with context as child:
         fold_rows, fold_users = [], []
@@ -309,18 +307,51 @@ def _one_model(name: str, params: Mapping[str, Any], splits: list, *, k: int,
         table = pd.DataFrame(fold_rows)
         per_user = pd.concat(fold_users)
         mean = table.mean(numeric_only=True).to_dict()
-        spread = per_user if len(splits) == 1 else table
-        for metric in spread.columns.drop("fold", errors="ignore"):
-            centre, low, high = metrics.confidence_interval(spread[metric].to_numpy())
-            intervals.append({"model": name, "metric": metric, "mean": centre,
-                              "low": low, "high": high})
+        intervals, tags = _intervals(name, table, per_user, splits, seed)
         if child is not None:
             bar.stage(name, "logging")
             child.log_metrics(mean)
+            child.set_tags(tags)
             child.log_table(_keyed_per_user(per_user, getattr(child, "uri", None)),
                             "per_user.csv")
     return ({"model": name, **mean}, intervals, per_user, recs, fitted,
             getattr(child, "run_id", None))
+
+
+def _intervals(name: str, table: pd.DataFrame, per_user: pd.DataFrame, splits: list,
+               seed: int) -> tuple[list[dict], dict[str, str]]:
+    """95% intervals of one model's metrics and the child-run tags that say which they are.
+
+    One split: BCa bootstrap over the test users (per-user ranking metrics only). k folds: the
+    corrected resampled t over the fold values (Nadeau & Bengio), with the folds' mean
+    training and test sizes in interactions (rows).
+    """
+    from retaillab.metrics.compare import (
+        TAG_INTERVAL,
+        TAG_N_TEST,
+        TAG_N_TRAIN,
+        bootstrap_interval,
+        corrected_interval,
+    )
+
+    rows = []
+    if len(splits) == 1:
+        for metric in per_user.columns.drop("fold", errors="ignore"):
+            centre, low, high = bootstrap_interval(per_user[metric].to_numpy(), seed=seed)
+            rows.append({"model": name, "metric": metric, "mean": centre, "low": low,
+                         "high": high})
+        return rows, {TAG_INTERVAL: f"BCa bootstrap over {len(per_user):,} users"}
+    n_train = float(np.mean([len(train) for train, _ in splits]))
+    n_test = float(np.mean([len(test) for _, test in splits]))
+    for metric in table.columns:
+        values = table[metric].to_numpy(dtype=float)
+        if not np.isfinite(values).all():
+            continue
+        centre, low, high = corrected_interval(values, n_train, n_test)
+        rows.append({"model": name, "metric": metric, "mean": centre, "low": low,
+                     "high": high})
+    return rows, {TAG_INTERVAL: f"corrected resampled t over {len(splits)} folds "
+                  "(Nadeau-Bengio)", TAG_N_TRAIN: f"{n_train:g}", TAG_N_TEST: f"{n_test:g}"}
 
 
 def _keyed_per_user(per_user: pd.DataFrame, uri: str | None = None) -> pd.DataFrame:

@@ -1,16 +1,25 @@
-"""The MLflow record of one experiment as tidy tables: models, intervals, a paired test of the
-winner against the runner-up, provenance and tuning studies.
+"""The MLflow record of one experiment as tidy tables: models, intervals, the winner's paired
+tests against every other model (Holm-corrected), provenance and tuning studies.
 
 Where the numbers come from, in order of preference (per model and metric):
 
 1. per-unit values the run logged as a child artifact: ``folds.csv`` (one row per fold, as
-   ``churn.compare`` logs) gives a Student-t interval over folds; ``per_user.csv`` (one row per
-   user) a percentile bootstrap over users;
-2. interval bounds logged as metrics ``METRIC_ci_low`` / ``METRIC_ci_high``;
+   ``churn.compare`` logs) gives the corrected resampled t interval over the folds (Nadeau &
+   Bengio), with the training and test sizes the run logged (``n_train``/``n_test`` columns or
+   the ``retaillab.n_train``/``retaillab.n_test`` tags; without them ``n_test/n_train =
+   1/(k-1)`` for ``k`` distinct fold numbers, said so); ``per_user.csv`` (one row per user and
+   fold) a BCa bootstrap over users for one fold, the corrected t over the fold means for
+   several;
+2. interval bounds logged as metrics ``METRIC_ci_low`` / ``METRIC_ci_high`` (the
+   ``retaillab.interval`` tag says which interval they are);
 3. the parent's ``comparison.csv`` of ``mean [low, high]`` cells (the recommender notebook);
 4. otherwise the mean alone, marked "no interval available".
 
-The paired test needs per-unit values of both models; without them the report says so.
+The winner is tested against each other model on the main metric
+(:func:`retaillab.metrics.compare_with_best`): the corrected resampled paired t over folds, or a
+paired t over users with each user's values averaged over folds first (one value per user), and
+Holm's correction over every pairwise test, so that "better" stays a 5% claim although the
+winner is picked from the same data. Without per-unit values the report says so.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import pandas as pd
 from retaillab import tracking
 from retaillab.errors import DataError, UnknownNameError
 from retaillab.leaderboard import MAIN_METRICS, lower_is_better
+from retaillab.metrics.compare import TAG_INTERVAL, TAG_N_TEST, TAG_N_TRAIN
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow.entities import Run as MlflowRun
@@ -41,8 +51,9 @@ KIND_STUDY = "study"  # retaillab.tuning: parent kind=study, trials kind=trial, 
 TAG_TRIAL = tracking.TAG_TRIAL
 TAG_TRIAL_STATE = tracking.TAG_TRIAL_STATE
 CELL = re.compile(r"^\s*(\S+)\s*\[\s*(\S+)\s*,\s*(\S+)\s*\]\s*$")
-N_BOOTSTRAP = 1000
+N_BOOTSTRAP = 2000
 ALPHA = 0.05
+NB = "Nadeau\u2013Bengio"
 
 TAG_COMMIT, TAG_DIRTY, TAG_SEED = tracking.TAG_COMMIT, tracking.TAG_DIRTY, tracking.TAG_SEED
 TAG_SPEC, TAG_SPEC_HASH = tracking.TAG_SPEC, tracking.TAG_SPEC_HASH
@@ -69,7 +80,12 @@ class ExperimentReport:
     ``models``: one row per compared model (child run): run_id, status and mean metrics.
     ``intervals``: long table model, metric, mean, low, high, n, source.
     ``units``: per model, the per-fold or per-user values (``unit_kind`` says which).
-    ``paired``: winner, runner_up, metric and the paired test, or ``reason`` when none ran.
+    ``sizes``: per model, the folds' mean ``(n_train, n_test)`` when the run logged them.
+    ``paired``: the winner against each other model on the main metric: ``winner``,
+    ``metric``, ``test`` (which test), ``tests`` (one row per other model: n,
+    mean_difference, t_statistic, p_value, p_holm, better), ``better_than``,
+    ``not_better_than``, ``significant`` (better than all) and ``verdict`` (a sentence), or
+    ``reason`` when no test ran.
     ``provenance``: what produced the numbers (commit, spec, data fingerprints, rerun).
     """
 
@@ -84,6 +100,7 @@ class ExperimentReport:
     units: dict[str, pd.DataFrame] = field(default_factory=dict)
     unit_kind: str = ""
     paired: dict[str, Any] = field(default_factory=dict)
+    sizes: dict[str, tuple[float, float]] = field(default_factory=dict)
     provenance: dict[str, str] = field(default_factory=dict)
     studies: list[Study] = field(default_factory=list)
 
@@ -198,30 +215,50 @@ def _no_progress_bar() -> Iterator[None]:
             os.environ[key] = before
 
 
-def _bootstrap(values: np.ndarray, seed: int) -> tuple[float, float]:
-    """Percentile bootstrap 95% interval of the mean, resampling units with replacement."""
-    rng = np.random.default_rng(seed)
-    means = np.empty(N_BOOTSTRAP)
-    chunk = max(1, 2_000_000 // max(values.size, 1))
-    for start in range(0, N_BOOTSTRAP, chunk):
-        stop = min(start + chunk, N_BOOTSTRAP)
-        picks = rng.integers(0, values.size, size=(stop - start, values.size))
-        means[start:stop] = values[picks].mean(axis=1)
-    low, high = np.quantile(means, [0.025, 0.975])
-    return float(low), float(high)
+def _fold_sizes(table: pd.DataFrame, size: tuple[float, float] | None
+                ) -> tuple[float, float, str] | None:
+    """``(n_train, n_test, note)`` for the corrected t over ``table``'s folds: the logged sizes,
+    else ``1/(k-1)`` from ``k`` distinct fold numbers (k-fold), else None."""
+    if size is not None:
+        return size[0], size[1], ""
+    k = table["fold"].nunique() if "fold" in table.columns else 0
+    if k >= 2:
+        return float(k - 1), 1.0, f"; n_test/n_train = 1/{k - 1} assumed from {k}-fold"
+    return None
 
 
-def _interval(values: pd.Series, kind: str, seed: int) -> tuple[float, float, float, int, str]:
-    from retaillab.metrics.compare import confidence_interval
+def _over_folds(x: np.ndarray, table: pd.DataFrame, size: tuple[float, float] | None,
+                ) -> tuple[float, float, float, str]:
+    from retaillab.metrics.compare import confidence_interval, corrected_interval
 
-    x = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+    found = _fold_sizes(table, size)
+    if found is None:
+        mean, low, high = confidence_interval(x)
+        return mean, low, high, f"t over {x.size} folds (uncorrected: no fold sizes logged)"
+    mean, low, high = corrected_interval(x, found[0], found[1])
+    return mean, low, high, f"corrected resampled t over {x.size} folds ({NB}{found[2]})"
+
+
+def _interval(table: pd.DataFrame, metric: str, kind: str, seed: int,
+              size: tuple[float, float] | None = None
+              ) -> tuple[float, float, float, int, str]:
+    """Mean, bounds, units and the interval's name for one model's per-unit ``metric``."""
+    from retaillab.metrics.compare import bootstrap_interval
+
+    values = pd.to_numeric(table[metric], errors="coerce")
+    keep = values.notna()
+    x = values[keep].to_numpy(dtype=float)
     if x.size < 2:
         return (float(x.mean()) if x.size else np.nan), np.nan, np.nan, int(x.size), "none"
+    if kind == "users" and "fold" in table.columns and table["fold"].nunique() > 1:
+        by_fold = values[keep].groupby(table.loc[keep, "fold"]).mean()
+        mean, low, high, source = _over_folds(by_fold.to_numpy(), table, size)
+        return mean, low, high, len(by_fold), source
     if kind == "users":
-        low, high = _bootstrap(x, seed)
-        return float(x.mean()), low, high, int(x.size), f"bootstrap over {x.size:,} users"
-    mean, low, high = confidence_interval(x)
-    return mean, low, high, int(x.size), f"t over {x.size} folds"
+        mean, low, high = bootstrap_interval(x, n_resamples=N_BOOTSTRAP, seed=seed)
+        return mean, low, high, int(x.size), f"BCa bootstrap over {x.size:,} users"
+    mean, low, high, source = _over_folds(x, table, size)
+    return mean, low, high, int(x.size), source
 
 
 def _logged_cells(parent_id: str) -> dict[tuple[str, str], tuple[float, float, float]]:
@@ -242,7 +279,8 @@ def _logged_cells(parent_id: str) -> dict[tuple[str, str], tuple[float, float, f
 
 
 def _intervals(models: pd.DataFrame, units: dict[str, pd.DataFrame], unit_kind: str,
-               logged: dict, seed: int) -> pd.DataFrame:
+               logged: dict, seed: int, sizes: dict[str, tuple[float, float]] | None = None,
+               kinds: dict[str, str] | None = None) -> pd.DataFrame:
     rows = []
     metrics = [c for c in models.columns if c not in ("run_id", "status")
                and not c.endswith(("_ci_low", "_ci_high"))]
@@ -255,10 +293,12 @@ def _intervals(models: pd.DataFrame, units: dict[str, pd.DataFrame], unit_kind: 
             low = high = np.nan
             n, source = 0, "no interval available"
             if table is not None and metric in table.columns and len(table) >= 2:
-                mean, low, high, n, source = _interval(table[metric], unit_kind, seed)
+                mean, low, high, n, source = _interval(table, metric, unit_kind, seed,
+                                                       (sizes or {}).get(model))
             elif pd.notna(row.get(f"{metric}_ci_low")) and pd.notna(row.get(f"{metric}_ci_high")):
                 low, high = row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
-                source = "logged by the run"
+                kind = (kinds or {}).get(model)
+                source = f"logged by the run: {kind}" if kind else "logged by the run"
             elif (model, metric) in logged:
                 _, low, high = logged[(model, metric)]
                 # the cells are rounded for display: widen them to hold the exact mean
@@ -267,6 +307,22 @@ def _intervals(models: pd.DataFrame, units: dict[str, pd.DataFrame], unit_kind: 
             rows.append({"model": model, "metric": metric, "mean": float(mean),
                          "low": float(low), "high": float(high), "n": n, "source": source})
     return pd.DataFrame(rows, columns=["model", "metric", "mean", "low", "high", "n", "source"])
+
+
+def _sizes(table: pd.DataFrame | None, tags: dict[str, str]) -> tuple[float, float] | None:
+    """A child run's mean training and test sizes per fold: from its fold table's ``n_train``
+    and ``n_test`` columns, else its tags, else None."""
+    if table is not None and {"n_train", "n_test"} <= set(table.columns):
+        n_train = pd.to_numeric(table["n_train"], errors="coerce").mean()
+        n_test = pd.to_numeric(table["n_test"], errors="coerce").mean()
+    else:
+        try:
+            n_train, n_test = float(tags[TAG_N_TRAIN]), float(tags[TAG_N_TEST])
+        except (KeyError, ValueError):
+            return None
+    if not (np.isfinite(n_train) and np.isfinite(n_test) and n_train > 0 and n_test > 0):
+        return None
+    return float(n_train), float(n_test)
 
 
 def _main_metric(columns: list[str], preferred: str | None) -> str | None:
@@ -283,33 +339,92 @@ def _main_metric(columns: list[str], preferred: str | None) -> str | None:
     return ndcg[0] if ndcg else (accuracy[0] if accuracy else None)
 
 
-def _paired(report: ExperimentReport) -> dict[str, Any]:
-    from retaillab.metrics.compare import paired_test
+def _unit_values(table: pd.DataFrame, metric: str, kind: str) -> pd.Series | None:
+    """One model's values of ``metric`` per unit, keyed for pairing: per fold by
+    ``(repeat, fold)``; per user by the user's key, averaged over folds (one value a user)."""
+    if metric not in table.columns:
+        return None
+    values = pd.to_numeric(table[metric], errors="coerce")
+    if kind == "users":
+        if USER_KEY not in table.columns:
+            return None
+        return values.groupby(table[USER_KEY].to_numpy()).mean().dropna()
+    keys = [k for k in ("repeat", "fold") if k in table.columns]
+    if not keys:
+        return None
+    index = pd.MultiIndex.from_frame(table[keys].astype(str))
+    return pd.Series(values.to_numpy(), index=index).dropna()
 
-    ranking, main = report.ranking, report.main
+
+def _paired(report: ExperimentReport) -> dict[str, Any]:
+    """The winner against each other finished model: paired tests on the main metric, Holm."""
+    from retaillab.metrics.compare import compare_with_best
+
+    ranking, main, kind = report.ranking, report.main, report.unit_kind
     if len(ranking) < 2 or main is None:
         return {"reason": "only one finished model: nothing to compare"}
-    winner, runner_up = ranking[:2]
-    out: dict[str, Any] = {"winner": winner, "runner_up": runner_up, "metric": main}
-    a, b = report.units.get(winner), report.units.get(runner_up)
-    if a is None or b is None or main not in a.columns or main not in b.columns:
+    winner = ranking[0]
+    out: dict[str, Any] = {"winner": winner, "runner_up": ranking[1], "metric": main}
+    values = {m: v for m in ranking if m in report.units
+              and (v := _unit_values(report.units[m], main, kind)) is not None and len(v) >= 2}
+    if winner not in values or len(values) < 2:
         out["reason"] = ("no paired test: the run logged only means, not per-fold or "
-                         "per-user values")
+                         "per-user values" if not report.units else
+                         "no paired test: per-unit values carry no fold or user key to align "
+                         "on, or fewer than 2 of them")
         return out
-    keys = [k for k in UNIT_KEYS if k in a.columns and k in b.columns]
-    if not keys:
-        out["reason"] = "no paired test: per-unit values carry no fold or user key to align on"
-        return out
-    both = a[[*keys, main]].merge(b[[*keys, main]], on=keys, suffixes=("_a", "_b"))
-    if len(both) < 2:
-        out["reason"] = "no paired test: fewer than 2 shared folds or users"
-        return out
-    test = paired_test(both[f"{main}_a"].to_numpy(), both[f"{main}_b"].to_numpy())
-    sign = -1.0 if report.lower_is_better else 1.0
-    out.update(test)
-    out["unit"] = report.unit_kind
-    out["better"] = bool(test["t_pvalue"] < ALPHA and sign * test["mean_difference"] > 0)
+    table = report.units[winner]
+    if kind == "users":
+        n_folds = table["fold"].nunique() if "fold" in table.columns else 1
+        size = None
+        test = f"paired t over {len(values[winner]):,} users" + (
+            f" (each user's values averaged over {n_folds} folds)" if n_folds > 1 else "")
+    else:
+        size = _fold_sizes(table, report.sizes.get(winner))
+        test = (f"corrected resampled paired t over {len(values[winner])} folds ({NB}"
+                f"{size[2]})" if size else
+                f"paired t over {len(values[winner])} folds (uncorrected: no fold sizes logged)")
+    found = compare_with_best(values, best=winner, lower_is_better=report.lower_is_better,
+                              n_train=size[0] if size else None,
+                              n_test=size[1] if size else None, alpha=ALPHA)
+    rows = found.table
+    out.update({"unit": kind, "test": test, "family": found.family, "n_tests": found.n_tests,
+                "alpha": ALPHA, "tests": rows, "better_than": found.better_than,
+                "not_better_than": found.not_better_than, "significant": found.significant,
+                "untested": [m for m in ranking[1:] if m not in values]})
+    out["verdict"] = verdict(out)
     return out
+
+
+def _with_p(models: list[str], tests: pd.DataFrame) -> str:
+    return ", ".join(f"{m} (p = {tests.loc[m, 'p_holm']:.2g})" for m in models)
+
+
+def verdict(paired: dict[str, Any]) -> str:
+    """The paired tests in one sentence: a significant winner, or "no significant winner"."""
+    if "tests" not in paired:
+        return paired.get("reason", "")
+    best, tests = paired["winner"], paired["tests"]
+    k, better, worse = len(tests), paired["better_than"], paired["not_better_than"]
+    level = f"Holm-adjusted p < {paired['alpha']:g}"
+    if paired["significant"]:
+        largest = tests["p_holm"].idxmax()
+        text = (f"{best} is the significant winner: better than all {k} other model"
+                f"{'s' * (k != 1)} ({level}; largest p = {tests.loc[largest, 'p_holm']:.2g}, "
+                f"against {largest}).")
+    elif better:
+        text = (f"No significant winner: {best} has the best mean and is significantly better "
+                f"than {len(better)} of {k} others ({level}), but not significantly better "
+                f"than {_with_p(worse, tests)}.")
+    else:
+        text = (f"No significant winner: {best} has the best mean but is not significantly "
+                f"better than {'any other model' if k > 1 else 'the other model'}: "
+                f"{_with_p(worse, tests)}.")
+    text += (f" Test: {paired['test']}; Holm over {paired['n_tests']} pairwise test"
+             f"{'s' * (paired['n_tests'] != 1)}.")
+    if paired.get("untested"):
+        text += " Not tested (no per-unit values): " + ", ".join(paired["untested"]) + "."
+    return text
 
 
 def _provenance(parent: MlflowRun, experiment: str) -> dict[str, str]:
@@ -494,19 +609,25 @@ def gather(experiment: str, run_id: str | None = None, *, metric: str | None = N
                             **tracking.leaderboard_metrics(c.data.metrics)} for c in children],
                           columns=["model", "run_id", "status"] if not children else None)
     models = models.drop_duplicates("model", keep="last").set_index("model")
-    units, unit_kind = {}, ""
+    units, unit_kind, sizes, kinds = {}, "", {}, {}
     for child in children:
-        for name, kind in UNIT_FILES.items():
-            table = _artifact(child.info.run_id, name)
+        name = _name(child)
+        if TAG_INTERVAL in child.data.tags:
+            kinds[name] = child.data.tags[TAG_INTERVAL]
+        for file, kind in UNIT_FILES.items():
+            table = _artifact(child.info.run_id, file)
             if table is not None:
-                units[_name(child)], unit_kind = table, kind
+                units[name], unit_kind = table, kind
                 break
+        found = _sizes(units.get(name), child.data.tags)
+        if found is not None:
+            sizes[name] = found
     main = _main_metric([c for c in models.columns if c not in ("run_id", "status")], metric)
     report = ExperimentReport(
         experiment, pid, _name(parent), pd.to_datetime(parent.info.start_time, unit="ms"),
-        models, _intervals(models, units, unit_kind, _logged_cells(pid), seed), main,
-        lower_is_better(main) if main else False, units, unit_kind,
-        provenance=_provenance(parent, experiment), studies=studies)
+        models, _intervals(models, units, unit_kind, _logged_cells(pid), seed, sizes, kinds),
+        main, lower_is_better(main) if main else False, units, unit_kind,
+        provenance=_provenance(parent, experiment), studies=studies, sizes=sizes)
     report.paired = _paired(report)
     return report
 

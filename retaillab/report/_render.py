@@ -75,20 +75,17 @@ def _verdict(report: ExperimentReport) -> str:
         return "<p>No finished model to rank.</p>"
     main = report.main or ""
     direction = "lower" if report.lower_is_better else "higher"
-    head = (f"<p class=verdict>Winner on <code>{html.escape(main)}</code> ({direction} is "
+    head = (f"<p class=verdict>Best mean on <code>{html.escape(main)}</code> ({direction} is "
             f"better): <b>{html.escape(report.winner)}</b>.")
-    if "runner_up" not in paired:
+    if "tests" not in paired:
         return head + f" {html.escape(paired.get('reason', ''))}</p>"
-    runner = html.escape(paired["runner_up"])
-    if "t_pvalue" not in paired:
-        return head + f" Runner-up: <b>{runner}</b>; {html.escape(paired['reason'])}.</p>"
-    unit = "folds" if paired["unit"] == "folds" else "users"
-    word = ("better than" if paired["better"] else
-            "not distinguishable (at the 5% level) from")
-    return (head + f" It is <b>{word}</b> the runner-up <b>{runner}</b> by a paired test over "
-            f"{paired['n']:,} {unit}: mean difference {paired['mean_difference']:+.4g}, "
-            f"paired t p = {paired['t_pvalue']:.3g}, Wilcoxon p = "
-            f"{paired['wilcoxon_pvalue']:.3g}.</p>")
+    tests = paired["tests"].rename(columns={
+        "mean_difference": "difference (best - other)", "t_statistic": "t",
+        "p_value": "p", "p_holm": "Holm-adjusted p", "better": "significantly worse"})
+    tests = tests.drop(columns=["mean_best"]).rename(columns={"mean_other": "mean"})
+    tests["significantly worse"] = tests["significantly worse"].map({True: "yes", False: "no"})
+    return (head + f" {html.escape(paired['verdict'])}</p>"
+            + _table(tests, index="against"))
 
 
 def _sources(report: ExperimentReport) -> str:

@@ -45,9 +45,11 @@ def open_store(folder: Path, monkeypatch: pytest.MonkeyPatch,
 def log_comparison(experiment: str, models: Mapping[str, Mapping[str, Sequence[float]]], *,
                    per_fold: bool = True, status: str = "FINISHED",
                    extra: Mapping[str, Mapping[str, float]] | None = None,
-                   table: pd.DataFrame | None = None, by_runner: bool = True) -> str:
+                   table: pd.DataFrame | None = None, by_runner: bool = True,
+                   sizes: tuple[int, int] | None = None) -> str:
     """One parent run with a child per model. ``models``: model -> metric -> fold values; the
-    child logs the fold means (and ``folds.csv`` when ``per_fold``). Returns the parent id."""
+    child logs the fold means (and ``folds.csv`` when ``per_fold``, with columns ``n_train``
+    and ``n_test`` from ``sizes``). Returns the parent id."""
     client = tracking.client()
     exp = tracking.experiment_id(experiment)
     tags = {tracking.TAG_KIND: "notebook", tracking.TAG_DATA + "telco": "fp-telco-42"}
@@ -65,6 +67,8 @@ def log_comparison(experiment: str, models: Mapping[str, Mapping[str, Sequence[f
                                   **{m: list(v) for m, v in values.items()}})
             child.log_metrics({m: sum(v) / len(v) for m, v in values.items()})
             child.log_metrics((extra or {}).get(name, {}))
+            if sizes is not None:
+                folds = folds.assign(n_train=sizes[0], n_test=sizes[1])
             if per_fold:
                 child.log_table(folds, "folds.csv")
     if table is not None:

@@ -12,6 +12,7 @@ import math
 
 import pandas as pd
 import pytest
+from scipy import stats
 
 from retaillab import report, tracking
 from retaillab.cli import main
@@ -20,6 +21,12 @@ from retaillab.errors import DataError, ParameterError, UnknownNameError
 from .conftest import CHURN, COMMIT, log_comparison, open_store
 
 T_975_2 = 4.302652729911275  # Student t quantile, 2 degrees of freedom
+FACTOR = 1 / 3 + 100 / 200  # Nadeau-Bengio: 1/J + n_test/n_train, J = 3 folds of 200 / 100
+
+
+def t_p(t: float, df: int = 2) -> float:
+    """Two-sided p-value of a t statistic."""
+    return float(2 * stats.t.sf(abs(t), df))
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +35,7 @@ def churn_record(tmp_path_factory, copy_store):
     folder = tmp_path_factory.mktemp("churn-record")
     with pytest.MonkeyPatch.context() as mp:
         uri = open_store(folder, mp, copy_store)
-        pid = log_comparison("churn", CHURN)
+        pid = log_comparison("churn", CHURN, sizes=(200, 100))  # 3-fold of 300 customers
     return folder, uri, pid
 
 
@@ -47,16 +54,35 @@ def test_intervals_over_folds_and_paired_test(churn):
     assert rep.run_id == pid and rep.main == "roc_auc" and not rep.lower_is_better
     assert rep.ranking == ["gbm", "logistic", "dummy"] and rep.winner == "gbm"
     row = rep.intervals.set_index(["model", "metric"]).loc[("gbm", "roc_auc")]
-    half = T_975_2 * 0.02 / math.sqrt(3)
+    # 0.80, 0.82, 0.84: s^2 = 0.0004; corrected: t * sqrt((1/3 + 100/200) * s^2), not s/sqrt 3
+    half = T_975_2 * math.sqrt(FACTOR * 0.0004)
     assert row["mean"] == pytest.approx(0.82)
     assert (row["low"], row["high"]) == pytest.approx((0.82 - half, 0.82 + half))
-    assert row["n"] == 3 and row["source"] == "t over 3 folds"
-    # differences 0.10, 0.09, 0.09: t = 0.0933 / (0.00577 / sqrt 3) = 28
+    assert row["n"] == 3
+    assert row["source"] == "corrected resampled t over 3 folds (Nadeau\u2013Bengio)"
+    # gbm - logistic: 0.10, 0.09, 0.09 (mean 0.28/3, s^2 = 1/3 * 1e-4);
+    # gbm - dummy: 0.30, 0.32, 0.34 (mean 0.32, s^2 = 4e-4);
+    # logistic - dummy: 0.20, 0.23, 0.25 (mean 0.68/3, s^2 = 19/3 * 1e-4)
+    t_log = (0.28 / 3) / math.sqrt(FACTOR * 1e-4 / 3)
+    t_dummy = 0.32 / math.sqrt(FACTOR * 4e-4)
+    t_other = (0.68 / 3) / math.sqrt(FACTOR * 19e-4 / 3)
+    p = {"logistic": t_p(t_log), "dummy": t_p(t_dummy), "other": t_p(t_other)}
+    assert p["logistic"] < p["dummy"] < p["other"]  # Holm: x3, x2 (at least the first), x1
+    holm_log = 3 * p["logistic"]
+    holm_dummy = max(holm_log, 2 * p["dummy"])
     paired = rep.paired
     assert (paired["winner"], paired["runner_up"]) == ("gbm", "logistic")
-    assert paired["mean_difference"] == pytest.approx(0.28 / 3)
-    assert paired["t_statistic"] == pytest.approx(28.0, rel=1e-6)
-    assert paired["t_pvalue"] < 0.01 and paired["better"] is True
+    tests = paired["tests"]
+    assert list(tests.index) == ["logistic", "dummy"] and paired["n_tests"] == 3
+    assert tests.loc["logistic", "mean_difference"] == pytest.approx(0.28 / 3)
+    assert tests.loc["logistic", "t_statistic"] == pytest.approx(t_log, rel=1e-6)
+    assert tests.loc["dummy", "t_statistic"] == pytest.approx(t_dummy, rel=1e-6)
+    assert tests.loc["logistic", "p_value"] == pytest.approx(p["logistic"], rel=1e-6)
+    assert tests.loc["logistic", "p_holm"] == pytest.approx(holm_log, rel=1e-6)
+    assert tests.loc["dummy", "p_holm"] == pytest.approx(holm_dummy, rel=1e-6)
+    assert holm_dummy < 0.05 and paired["significant"] is True
+    assert paired["better_than"] == ["logistic", "dummy"]
+    assert paired["verdict"].startswith("gbm is the significant winner: better than all 2")
     board = rep.leaderboard()
     assert list(board.index) == ["gbm", "logistic", "dummy"]
     assert list(board.columns) == ["roc_auc", "brier"]
@@ -67,15 +93,29 @@ def test_close_models_are_not_called_better(store):
     log_comparison("churn", {"a": {"roc_auc": [0.80, 0.85, 0.82]},
                              "b": {"roc_auc": [0.81, 0.83, 0.82]}})
     rep = report.gather("churn")
-    assert rep.winner == "a" and rep.paired["better"] is False
-    assert rep.paired["t_pvalue"] > 0.5
+    assert rep.winner == "a" and rep.paired["not_better_than"] == ["b"]
+    assert rep.paired["tests"].loc["b", "p_holm"] > 0.5
+    assert rep.paired["verdict"].startswith("No significant winner: a has the best mean")
 
 
 def test_lower_is_better_metric_ranks_ascending(churn):
     rep = report.gather("churn", metric="brier")
     assert rep.lower_is_better and rep.ranking == ["gbm", "logistic", "dummy"]
-    assert rep.paired["mean_difference"] == pytest.approx(0.16 - 0.55 / 3)
-    assert rep.paired["better"] is True  # gbm's Brier is lower on every fold
+    tests = rep.paired["tests"]
+    assert tests.loc["logistic", "mean_difference"] == pytest.approx(0.16 - 0.55 / 3)
+    # gbm's Brier is lower on each of 3 folds: -0.03, -0.02, -0.02 (s^2 = 1/3 * 1e-4); with
+    # the folds' overlap counted, 3 folds are not enough to call that significant
+    t_log = (0.16 - 0.55 / 3) / math.sqrt(FACTOR * 1e-4 / 3)
+    assert tests.loc["logistic", "t_statistic"] == pytest.approx(t_log, rel=1e-6)
+    assert tests.loc["logistic", "p_value"] == pytest.approx(t_p(t_log), rel=1e-6)
+    assert 0.04 < t_p(t_log) < 0.05 and tests.loc["logistic", "p_holm"] > 0.05
+    # against dummy: -0.05, -0.04, -0.03 (s^2 = 1e-4): t = -0.04 / sqrt(5/6 * 1e-4) = -4.38
+    t_dummy = -0.04 / math.sqrt(FACTOR * 1e-4)
+    assert tests.loc["dummy", "t_statistic"] == pytest.approx(t_dummy, rel=1e-6)
+    assert tests.loc["dummy", "p_holm"] > 0.05 and rep.paired["better_than"] == []
+    assert rep.paired["verdict"].startswith(
+        "No significant winner: gbm has the best mean but is not significantly better than "
+        "any other model: logistic (p = ")
     with pytest.raises(DataError, match=r"(?s)'auc'.*roc_auc"):
         report.gather("churn", metric="auc")
 
@@ -211,9 +251,10 @@ def test_per_user_keys_are_opaque(store, kind):
     assert sorted(rep.units["svd"]["user"]) == sorted(keys)  # every key kept as written
     n = len(keys)
     row = rep.intervals.set_index(["model", "metric"]).loc[("ease", "ndcg_at_10")]
-    assert row["n"] == n and row["source"] == f"bootstrap over {n} users"
+    assert row["n"] == n and row["source"] == f"BCa bootstrap over {n} users"
     paired = rep.paired
-    assert paired["n"] == n and paired["mean_difference"] == pytest.approx(sum(gap) / n)
-    assert paired["better"] is True
+    assert paired["tests"].loc["svd", "n"] == n
+    assert paired["tests"].loc["svd", "mean_difference"] == pytest.approx(sum(gap) / n)
+    assert paired["better_than"] == ["svd"] and paired["test"] == f"paired t over {n} users"
     page = report.render_html([rep])
     assert not any(key in page for key in keys)  # keys pair users; the page never shows one

@@ -101,7 +101,8 @@ def served(tmp_path_factory, copy_store):
 def test_the_report_masks_the_password(served):
     project, port, printed = served
     page = (project / "reports" / f"{SLUG}.html").read_text(encoding="utf-8")
-    assert ">gbm<" in page and "t over 3 folds" in page  # the record came through the server
+    # the record came through the server
+    assert ">gbm<" in page and "corrected resampled t over 3 folds" in page
     assert PASSWORD not in page and PASSWORD not in printed
     masked = f"http://reporter:***@127.0.0.1:{port}"
     assert page.count(masked) == 2  # the page header and the provenance table
