@@ -46,6 +46,10 @@ class ClvComparison:
     clv: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: model -> the URI of its logged MLflow model (``log_models``)
     logged: dict[str, str] = field(default_factory=dict)
+    #: (model, quantity) -> point, mean, low, high: 95% intervals from parameter draws of the
+    #: total expected holdout purchases (``purchases``) and, with a spend model, the mean CLV
+    #: (``mean_clv``); see :func:`retaillab.clv.uncertainty.predict_interval`
+    intervals: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def compare(tx: pd.DataFrame, *, models: Sequence[str], calibration_end: object,
@@ -109,9 +113,13 @@ def compare(tx: pd.DataFrame, *, models: Sequence[str], calibration_end: object,
         clv["simple_clv"] = base.simple_clv(summary, lifetime=horizon * month_length(unit))
     track = tracking(tx, transaction_models, calibration_end=calibration_end,
                      holdout_end=holdout_end, unit=unit)
+    intervals = _intervals(summary, transaction_models, fitted.get("gamma_gamma"),
+                           duration=duration, unit=unit, months=horizon,
+                           discount_rate=discount_rate)
     result = ClvComparison(summary, fitted, pd.concat(param_rows, ignore_index=True)
                            .set_index(["model", "parameter"]), metrics, table, track,
-                           conditional_by_frequency(table), p_alive, clv)
+                           conditional_by_frequency(table), p_alive, clv,
+                           intervals=intervals)
     if run is not None:
         children = _log(run, result, timings, predict_seconds, penalizer=penalizer, unit=unit)
         _log_models(run, result, children, log_models, unit=unit, months=horizon,
@@ -123,7 +131,7 @@ def _log(run, result: ClvComparison, timings, predict_seconds, *, penalizer, uni
          ) -> dict[str, str]:
     children = {}
     for name, model in result.models.items():
-        params = {"penalizer": penalizer, "unit": unit,
+        params = {"penalizer": penalizer, "unit": unit, "se_basis": model.se_basis_,
                   **{f"estimate.{k}": round(v, 6) for k, v in model.params_.items()}}
         with run.model(name, params) as child:
             values = {"log_likelihood": model.log_likelihood_,
@@ -135,12 +143,40 @@ def _log(run, result: ClvComparison, timings, predict_seconds, *, penalizer, uni
                 values["predict_seconds"] = predict_seconds
             if name in result.clv.columns:
                 values["mean_clv"] = float(result.clv[name].mean())
+            for quantity, metric in (("purchases", "predicted_total"), ("mean_clv", "mean_clv")):
+                if (name, quantity) in result.intervals.index:
+                    row = result.intervals.loc[(name, quantity)]
+                    values[f"{metric}_ci_low"] = float(row["low"])
+                    values[f"{metric}_ci_high"] = float(row["high"])
             child.log_metrics(values)
             children[name] = child.run_id
     for name in ("rate_baseline", "last_period_baseline"):
         with run.model(name, {"unit": unit, "kind": "baseline"}) as child:
             child.log_metrics(result.metrics.loc[name].to_dict())
     return children
+
+
+#: parameter draws behind the logged intervals (seeded: the same run gives the same bounds)
+N_DRAWS, SEED = 200, 0
+
+
+def _intervals(summary, models, spend, *, duration, unit, months, discount_rate
+               ) -> pd.DataFrame:
+    """95% intervals from parameter draws: each purchase model's total expected holdout
+    purchases and, with ``spend``, its mean CLV over customers."""
+    from retaillab.clv.uncertainty import predict_interval
+
+    rows = {}
+    for name, model in models.items():
+        found = predict_interval(model, summary, what="purchases", t=duration,
+                                 n_draws=N_DRAWS, seed=SEED)
+        rows[(name, "purchases")] = found.totals.loc["total"]
+        if spend is not None:
+            found = predict_interval(model, summary, what="clv", spend_model=spend,
+                                     months=months, discount_rate=discount_rate, unit=unit,
+                                     n_draws=N_DRAWS, seed=SEED)
+            rows[(name, "mean_clv")] = found.totals.loc["mean"]
+    return pd.DataFrame(rows).T.rename_axis(["model", "quantity"])
 
 
 def winner(result: ClvComparison) -> str:
