@@ -53,7 +53,7 @@ def test_hyperparameters_and_their_check():
 @pytest.mark.parametrize(("family", "kind", "name", "defaults"), [
     (recsys, "recommender", "ease", {"l2": 500.0}),
     (churn, "churn model", "logistic",
-     {"C": 1.0, "class_weight": "balanced", "max_iter": 2000, "seed": 0}),
+     {"C": 1.0, "class_weight": None, "max_iter": 2000, "calibration": None, "seed": 0}),
 ])
 def test_both_families_answer_through_the_one_helper(family, kind, name, defaults):
     registry = family.registry.REGISTRY
