@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from retaillab.churn._checks import check_folds, features_and_target
-from retaillab.churn.metrics import METRICS, fold_metrics
+from retaillab.churn.metrics import METRICS, fold_metrics, reliability
 from retaillab.churn.registry import create, hyperparameters
 from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import ParameterError
@@ -28,6 +28,8 @@ from retaillab.models.compared import check_log_models
 __all__ = ["ChurnComparison", "compare", "folds", "permutation_importance"]
 
 TIMINGS = ("fit_seconds", "predict_seconds")
+#: each model's reliability curve over its pooled out-of-fold predictions (a child artifact)
+CALIBRATION_FILE = "calibration.csv"
 
 
 @dataclass
@@ -303,6 +305,9 @@ def _one_model(name: str, params: dict[str, Any], features: pd.DataFrame, y: np.
             child.log_table(per_fold.drop(columns="model").assign(
                 n_train=[len(train) for train, _ in splits],
                 n_test=[len(test) for _, test in splits]), "folds.csv")
+            pooled = pd.concat(predictions)  # every repeat's out-of-fold predictions
+            child.log_table(reliability(pooled[C.churn].to_numpy(), pooled["probability"]
+                                        .to_numpy()).set_index("bin"), CALIBRATION_FILE)
     return per_fold, predictions, intervals, getattr(child, "run_id", None)
 
 

@@ -103,6 +103,9 @@ class ExperimentReport:
     sizes: dict[str, tuple[float, float]] = field(default_factory=dict)
     provenance: dict[str, str] = field(default_factory=dict)
     studies: list[Study] = field(default_factory=list)
+    #: churn: per model, its reliability curve (``calibration.csv``: bin, low, high,
+    #: customers, predicted, observed) over its pooled out-of-fold predictions
+    calibration: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def metrics(self) -> list[str]:
@@ -609,7 +612,7 @@ def gather(experiment: str, run_id: str | None = None, *, metric: str | None = N
                             **tracking.leaderboard_metrics(c.data.metrics)} for c in children],
                           columns=["model", "run_id", "status"] if not children else None)
     models = models.drop_duplicates("model", keep="last").set_index("model")
-    units, unit_kind, sizes, kinds = {}, "", {}, {}
+    units, unit_kind, sizes, kinds, calibration = {}, "", {}, {}, {}
     for child in children:
         name = _name(child)
         if TAG_INTERVAL in child.data.tags:
@@ -622,12 +625,16 @@ def gather(experiment: str, run_id: str | None = None, *, metric: str | None = N
         found = _sizes(units.get(name), child.data.tags)
         if found is not None:
             sizes[name] = found
+        curve = _artifact(child.info.run_id, "calibration.csv")
+        if curve is not None:  # written with ``bin`` as its index
+            calibration[name] = curve.reset_index()
     main = _main_metric([c for c in models.columns if c not in ("run_id", "status")], metric)
     report = ExperimentReport(
         experiment, pid, _name(parent), pd.to_datetime(parent.info.start_time, unit="ms"),
         models, _intervals(models, units, unit_kind, _logged_cells(pid), seed, sizes, kinds),
         main, lower_is_better(main) if main else False, units, unit_kind,
-        provenance=_provenance(parent, experiment), studies=studies, sizes=sizes)
+        provenance=_provenance(parent, experiment), studies=studies, sizes=sizes,
+        calibration=calibration)
     report.paired = _paired(report)
     return report
 

@@ -116,6 +116,44 @@ def _figures(report: ExperimentReport) -> list[str]:
     return out
 
 
+def calibration_figure(report: ExperimentReport) -> Any:
+    """Each model's reliability curve: observed churn rate against mean predicted
+    probability per equal-width bin (the diagonal is calibrated), points sized by customers."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.2, 4.2))
+    ax.plot([0, 1], [0, 1], color="#999999", lw=1, ls="--", label="calibrated")
+    for model, curve in report.calibration.items():
+        share = curve["customers"] / curve["customers"].sum()
+        ax.plot(curve["predicted"], curve["observed"], marker="o", lw=1.2, ms=3, label=model)
+        ax.scatter(curve["predicted"], curve["observed"], s=8 + 200 * share, alpha=0.25)
+    ax.set_xlabel("mean predicted churn probability")
+    ax.set_ylabel("observed churn rate")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{report.experiment}: calibration (out-of-fold)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _calibration(report: ExperimentReport) -> str:
+    """Reliability curves and the probability metrics per model (churn comparisons)."""
+    if not report.calibration:
+        return ""
+    shown = [m for m in ("brier", "ece", "log_loss") if m in report.models.columns]
+    table = report.models.loc[[m for m in report.calibration if m in report.models.index],
+                              shown]
+    return ("<h3>Calibration</h3><p class=note>Do the probabilities mean what they say? Each "
+            "model's out-of-fold predictions in ten equal-width bins: observed churn rate "
+            "against mean probability. <code>ece</code> is the customer-weighted mean gap; the "
+            "retention value reads these probabilities as they are.</p>"
+            + _table(table, index="model")
+            + _img(figure_png(calibration_figure(report)),
+                   f"{report.experiment}: reliability curves"))
+
+
 def study_figure(study: Study) -> Any:
     """Trial values in order and the best so far."""
     import matplotlib.pyplot as plt
@@ -176,6 +214,7 @@ def experiment_html(report: ExperimentReport) -> str:
         figures = _figures(report)
         if figures:
             parts.append("<h3>Figures</h3><div class=figures>" + "".join(figures) + "</div>")
+        parts.append(_calibration(report))
     parts.append("<h3>Tuning history</h3>" + _studies(report))
     if report.provenance:
         parts.append("<h3>What produced these numbers</h3>")
