@@ -106,6 +106,11 @@ class ExperimentReport:
     #: churn: per model, its reliability curve (``calibration.csv``: bin, low, high,
     #: customers, predicted, observed) over its pooled out-of-fold predictions
     calibration: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: behaviour analyses (funnel, dwell, KPIs, cohorts, personas): the tables and figures
+    #: the notebook logged under ``behaviour/`` (name -> DataFrame, name -> PNG bytes), in
+    #: the order logged; tables were suppressed below k customers before logging
+    behaviour: dict[str, pd.DataFrame] = field(default_factory=dict)
+    behaviour_figures: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def metrics(self) -> list[str]:
@@ -635,8 +640,33 @@ def gather(experiment: str, run_id: str | None = None, *, metric: str | None = N
         main, lower_is_better(main) if main else False, units, unit_kind,
         provenance=_provenance(parent, experiment), studies=studies, sizes=sizes,
         calibration=calibration)
+    report.behaviour, report.behaviour_figures = _behaviour(pid)
     report.paired = _paired(report)
     return report
+
+
+#: the artifact folder a behaviour notebook logs its tables and figures into
+BEHAVIOUR = "behaviour"
+
+
+def _behaviour(run_id: str) -> tuple[dict[str, pd.DataFrame], dict[str, bytes]]:
+    """The tables (CSV) and figures (PNG) a notebook logged under ``behaviour/``."""
+    client = tracking.client()
+    names = sorted(f.path for f in client.list_artifacts(run_id, BEHAVIOUR) if not f.is_dir)
+    tables, figures = {}, {}
+    if not names:
+        return tables, figures
+    with tempfile.TemporaryDirectory() as folder, _no_progress_bar():
+        for name in names:
+            path = client.download_artifacts(run_id, name, folder)
+            stem = os.path.splitext(os.path.basename(name))[0]
+            if name.endswith(".csv"):
+                tables[stem] = pd.read_csv(path, index_col=0, keep_default_na=False,
+                                           na_values=["", "nan", "NaN", "NA"])
+            elif name.endswith(".png"):
+                with open(path, "rb") as handle:
+                    figures[stem] = handle.read()
+    return tables, figures
 
 
 def experiments_with_runs() -> list[str]:

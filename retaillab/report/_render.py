@@ -154,6 +154,28 @@ def _calibration(report: ExperimentReport) -> str:
                    f"{report.experiment}: reliability curves"))
 
 
+def _behaviour(report: ExperimentReport) -> str:
+    """The behaviour analyses' tables and figures, every group under k customers shown as
+    "< k" (again here, whatever the notebook did)."""
+    import base64
+
+    from retaillab.behaviour.privacy import K, suppress
+
+    if not report.behaviour and not report.behaviour_figures:
+        return ""
+    parts = ["<h3>Behaviour</h3>", f"<p class=note>Groups of fewer than {K} customers are "
+             f"shown as &lt; {K}.</p>"]
+    for name, table in report.behaviour.items():
+        parts.append(f"<h4>{html.escape(name.replace('_', ' '))}</h4>")
+        parts.append(_table(suppress(table), index=str(table.index.name or "")))
+    if report.behaviour_figures:
+        images = [_img("data:image/png;base64," + base64.b64encode(png).decode("ascii"),
+                       f"{report.experiment}: {name.replace('_', ' ')}")
+                  for name, png in report.behaviour_figures.items()]
+        parts.append("<div class=figures>" + "".join(images) + "</div>")
+    return "".join(parts)
+
+
 def study_figure(study: Study) -> Any:
     """Trial values in order and the best so far."""
     import matplotlib.pyplot as plt
@@ -215,6 +237,7 @@ def experiment_html(report: ExperimentReport) -> str:
         if figures:
             parts.append("<h3>Figures</h3><div class=figures>" + "".join(figures) + "</div>")
         parts.append(_calibration(report))
+        parts.append(_behaviour(report))
     parts.append("<h3>Tuning history</h3>" + _studies(report))
     if report.provenance:
         parts.append("<h3>What produced these numbers</h3>")
