@@ -213,3 +213,47 @@ def draw_lines(rng: np.random.Generator, orders: Orders, catalogue: Catalogue,
     share = weight / np.bincount(order, weights=weight, minlength=n_orders)[order]
     return Lines(order=order, item=item, quantity=quantity,
                  amount=orders.value[order] * share)
+
+
+@dataclass(frozen=True)
+class Segments:
+    """Planted segments: membership per customer, and each segment's scales and favourites."""
+
+    segment: np.ndarray  # segment code per customer
+    lam: np.ndarray  # weekly purchase rate per customer
+    spend_scale: np.ndarray  # per segment: mean order value multiplier (nu is divided by it)
+    rate_scale: np.ndarray  # per segment: mean purchase rate multiplier
+    theta: np.ndarray  # customer x category affinity
+    favourites: tuple[tuple[int, ...], ...]  # per segment: its favourite category codes
+
+
+def draw_segments(rng: np.random.Generator, n: int, params: SyntheticParams) -> Segments:
+    """Segment membership and the segment-driven rate and affinity (see ``SyntheticParams``).
+
+    ``rng`` is the world's second generator, so drawing segments leaves the main stream as it
+    is; only the values of ``lambda``, ``nu`` and ``theta`` change, never how many draws the
+    main generator makes.
+    """
+    n_seg, n_cat = params.segments, len(CATEGORIES)
+    centre = np.arange(n_seg) - (n_seg - 1) / 2
+    rate_scale = params.segment_separation ** centre
+    spend_scale = params.segment_separation ** centre[rng.permutation(n_seg)]
+    segment = rng.integers(0, n_seg, n)
+    shape = params.segment_shape
+    mean = params.r / params.alpha * rate_scale[segment]
+    lam = rng.gamma(shape, mean / shape)
+    favourite = np.arange(n_cat)[None, :] % n_seg == np.arange(n_seg)[:, None]
+    n_fav = favourite.sum(axis=1, keepdims=True)
+    base = np.where(favourite, params.segment_focus / n_fav,
+                    (1 - params.segment_focus) / np.maximum(n_cat - n_fav, 1))
+    base /= base.sum(axis=1, keepdims=True)
+    concentration = n_cat * params.affinity_concentration * base
+    theta = np.empty((n, n_cat))
+    for s in range(n_seg):  # one Dirichlet per segment: S (<= 12) vectorised draws
+        members = np.flatnonzero(segment == s)
+        theta[members] = rng.dirichlet(concentration[s], members.size)
+    theta = np.clip(theta, 0.0, None)
+    theta /= theta.sum(axis=1, keepdims=True)
+    return Segments(segment=segment, lam=lam, spend_scale=spend_scale, rate_scale=rate_scale,
+                    theta=theta,
+                    favourites=tuple(tuple(np.flatnonzero(f).tolist()) for f in favourite))

@@ -21,6 +21,7 @@ _POSITIVE = ("r", "alpha", "a", "b", "p_gg", "q", "gamma", "affinity_concentrati
              "dwell_log_sd")
 _NON_NEGATIVE = ("lines_extra_mean", "quantity_extra_mean", "popularity_exponent",
                  "rating_user_sd", "rating_item_sd", "rating_noise_sd")
+_MAX_SEGMENTS = 12  # one favourite category at least per segment (see segment_focus)
 _FINITE = ("dwell_log_mean", "dwell_beta0", "dwell_beta1", "rating_mu", "rating_kappa")
 
 
@@ -58,6 +59,25 @@ class SyntheticParams:
     rating_mu, rating_user_sd, rating_item_sd, rating_kappa, rating_noise_sd
         ``rating = clip(round(mu + b_user + b_item + kappa (theta_ic - 1/C) + noise), 1, 5)``
         with normal biases and noise of these standard deviations.
+    segments
+        Planted customer segments, opt-in: 0 (the default) plants none and the world is the
+        one every earlier version drew. With ``S > 0`` each customer is put in one of ``S``
+        equally likely segments (``truth.customers["segment"]``) drawn, with everything below,
+        from a second generator seeded ``[seed, 1]``, so segment structure never shifts the
+        main stream. At most 12 (one favourite category each).
+    segment_separation
+        Ratio between neighbouring segments' purchase-rate scales, and between their spend
+        scales (segment ``s`` of ``S`` has rate scale ``separation ** (s - (S - 1) / 2)``;
+        the spend ranks are a seeded permutation of the rate ranks, so rate and spend vary
+        independently across segments).
+    segment_shape
+        Within a segment ``lambda ~ Gamma(shape, mean = r / alpha * rate scale)``: a larger
+        shape makes segments tighter (the default world's ``r`` is far more dispersed).
+        Spend rate: ``nu`` as without segments, divided by the segment's spend scale.
+    segment_focus
+        Share of a segment's category affinity on its favourite categories (those ``c`` with
+        ``c % S == s``): ``theta ~ Dirichlet(C * affinity_concentration * base_s)`` with
+        ``base_s`` putting ``focus`` on the favourites, the rest on the others.
     """
 
     r: float = 0.24
@@ -83,6 +103,10 @@ class SyntheticParams:
     rating_item_sd: float = 0.4
     rating_kappa: float = 3.0
     rating_noise_sd: float = 0.8
+    segments: int = 0
+    segment_separation: float = 3.0
+    segment_shape: float = 4.0
+    segment_focus: float = 0.85
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -91,12 +115,25 @@ class SyntheticParams:
             if f.name == "browse_stop":
                 _check_probabilities(name, value)
                 continue
+            if f.name == "segments":
+                if not isinstance(value, numbers.Integral) or isinstance(value, bool) \
+                        or not 0 <= value <= _MAX_SEGMENTS:
+                    raise ParameterError(name, f"a whole number in [0, {_MAX_SEGMENTS}]", value)
+                continue
             if not _is_real(value) or not math.isfinite(value):
                 raise ParameterError(name, "a finite number", value)
             if f.name in _POSITIVE and value <= 0:
                 raise ParameterError(name, "> 0", value)
             if f.name in _NON_NEGATIVE and value < 0:
                 raise ParameterError(name, ">= 0", value)
+        if self.segment_separation <= 1:
+            raise ParameterError("SyntheticParams.segment_separation", "> 1",
+                                 self.segment_separation)
+        if self.segment_shape <= 0:
+            raise ParameterError("SyntheticParams.segment_shape", "> 0", self.segment_shape)
+        if not 0 < self.segment_focus < 1:
+            raise ParameterError("SyntheticParams.segment_focus", "in (0, 1)",
+                                 self.segment_focus)
         for name in ("signup_share", "rating_share"):
             if not 0 < getattr(self, name) <= 1:
                 raise ParameterError(f"SyntheticParams.{name}", "in (0, 1]", getattr(self, name))

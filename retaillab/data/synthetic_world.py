@@ -35,6 +35,7 @@ AGE_BAND, GENDER, REGION, SIGNUP = "age_band", "gender", "region", "signup_date"
 CATEGORY, BRAND, PRICE, PRICE_BAND = "category", "brand", "price", "price_band"
 LAMBDA, P, NU, ALIVE, DEATH = "lambda", "p", "nu", "alive", "death_date"
 WEEKS, BIAS, POPULARITY = "weeks_observed", "rating_bias", "popularity"
+SEGMENT = "segment"
 
 @dataclass(frozen=True, eq=False)
 class SyntheticTruth:
@@ -48,18 +49,24 @@ class SyntheticTruth:
         Indexed by customer: ``lambda`` (weekly purchase rate), ``p`` (dropout probability),
         ``nu`` (spend rate; mean order value is ``p_gg / nu``), ``alive`` (at ``end``),
         ``death_date`` (the last order of a dead customer; NaT if alive), ``weeks_observed``
-        (signup to ``end``, the BG/NBD ``T``) and ``rating_bias``.
+        (signup to ``end``, the BG/NBD ``T``) and ``rating_bias``; with planted segments
+        (``params.segments > 0``) also ``segment`` (0 .. S-1).
     affinity
         Customer x category: the category-choice probabilities ``theta`` (rows sum to 1).
     items
         Indexed by item: ``popularity`` (choice probability within its category) and
         ``rating_bias``.
+    segments
+        With planted segments, indexed by segment: ``rate_scale`` and ``spend_scale`` (the
+        multipliers of the mean purchase rate and mean order value), ``favourites`` (its
+        favourite categories, comma-separated) and ``customers``; ``None`` without.
     """
 
     params: SyntheticParams
     customers: pd.DataFrame
     affinity: pd.DataFrame
     items: pd.DataFrame
+    segments: pd.DataFrame | None = None
 
     @property
     def dwell_coefficients(self) -> tuple[float, float]:
@@ -119,6 +126,11 @@ def synthetic(n_customers: int = 5000, n_products: int = 500, *, seed: int = 0,
     window = params.signup_share * span
     lead = min(world.DAY, window / 2)  # room for the trial order's session before it
     signup = np.floor(lead + rng.random(n_customers) * (window - lead)).astype(np.int64)
+    planted = None
+    if params.segments > 0:  # a second generator: the main stream's draws stay as they are
+        planted = world.draw_segments(np.random.default_rng([seed, 1]), n_customers, params)
+        lam, theta = planted.lam, planted.theta
+        nu = nu / planted.spend_scale[planted.segment]
 
     orders = world.draw_orders(rng, signup, span, lam, p, nu, params)
     lines = world.draw_lines(rng, orders, catalogue, theta, params)
@@ -174,15 +186,25 @@ def synthetic(n_customers: int = 5000, n_products: int = 500, *, seed: int = 0,
     death = np.full(n_customers, np.datetime64("NaT"), dtype="datetime64[us]")
     death[dead] = when(orders.death_second[dead])
     customer_index = pd.Index(ids, name=COLUMNS.customer)
+    truth_customers = pd.DataFrame({LAMBDA: lam, P: p, NU: nu, ALIVE: orders.alive,
+                                    DEATH: death, WEEKS: (span - signup) / world.WEEK,
+                                    BIAS: user_bias}, index=customer_index)
+    segments = None
+    if planted is not None:
+        truth_customers[SEGMENT] = planted.segment
+        segments = pd.DataFrame({
+            "rate_scale": planted.rate_scale, "spend_scale": planted.spend_scale,
+            "favourites": [", ".join(CATEGORIES[c] for c in f) for f in planted.favourites],
+            "customers": np.bincount(planted.segment, minlength=params.segments)},
+            index=pd.RangeIndex(params.segments, name=SEGMENT))
     truth = SyntheticTruth(
         params=params,
-        customers=pd.DataFrame({LAMBDA: lam, P: p, NU: nu, ALIVE: orders.alive, DEATH: death,
-                                WEEKS: (span - signup) / world.WEEK, BIAS: user_bias},
-                               index=customer_index),
+        customers=truth_customers,
         affinity=pd.DataFrame(theta, index=customer_index,
                               columns=pd.Index(CATEGORIES, name=CATEGORY)),
         items=pd.DataFrame({POPULARITY: catalogue.popularity, BIAS: item_bias},
                            index=pd.Index(np.arange(1, n_products + 1), name=COLUMNS.item)),
+        segments=segments,
     )
     return Dataset(name="synthetic", source=f"retaillab synthetic generator (seed={seed})",
                    customers=customers, items=items, transactions=transactions,
