@@ -71,8 +71,9 @@ def _cell(value: Any) -> str:
 
 def _verdict(report: ExperimentReport) -> str:
     paired = report.paired
-    if report.winner is None:
-        return "<p>No finished model to rank.</p>"
+    if report.winner is None:  # a behaviour analysis compares no models: nothing to say
+        return "" if report.behaviour or report.behaviour_figures else \
+            "<p>No finished model to rank.</p>"
     main = report.main or ""
     direction = "lower" if report.lower_is_better else "higher"
     head = (f"<p class=verdict>Best mean on <code>{html.escape(main)}</code> ({direction} is "

@@ -32,5 +32,6 @@ def test_small_groups_are_suppressed_in_tables_and_the_page(store):
         "segment_sizes"]
     page = report.experiment_html(rep)
     assert "<h3>Behaviour</h3>" in page and "&lt; 10" in page
+    assert "No finished model to rank" not in page
     assert "31337.77" not in page and "240.5" in page  # the 3 whales' value never reaches the page
     assert 'alt="behaviour: segment sizes"' in page
