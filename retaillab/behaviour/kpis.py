@@ -473,7 +473,8 @@ def cohort_heatmap(cohorts: Cohorts, *, k: int | None = None, annotate: bool | N
 
     Cells describing fewer than ``k`` active customers (default
     :data:`retaillab.behaviour.privacy.K`; 0 shows all) are greyed out and marked ``< k``.
-    ``annotate`` defaults to on when the matrix has at most 400 cells.
+    ``annotate`` defaults to on when the matrix has at most 400 cells. Colours are scaled to
+    ages 1 and up (age 0 is always 100%); weekly cohorts are labelled by their Monday.
     """
     import matplotlib.pyplot as plt
 
@@ -489,21 +490,26 @@ def cohort_heatmap(cohorts: Cohorts, *, k: int | None = None, annotate: bool | N
     shown = np.ma.masked_where(hidden | np.isnan(values), values)
     n_rows, n_cols = values.shape
     fig, ax = plt.subplots(figsize=(min(2.0 + 0.55 * n_cols, 16), min(1.5 + 0.4 * n_rows, 14)))
-    cmap = plt.get_cmap("Blues").copy()
-    cmap.set_bad("#f0f0f0")
-    image = ax.imshow(shown, cmap=cmap, vmin=0.0, vmax=1.0, aspect="auto")
+    cmap = plt.get_cmap("Blues").with_extremes(bad="#f0f0f0")
+    # colours scaled to ages >= 1: age 0 is 1.0 by definition and would wash the rest out
+    later = shown[:, 1:]
+    vmax = float(later.max()) if later.count() else 1.0
+    image = ax.imshow(shown, cmap=cmap, vmin=0.0, vmax=max(vmax, 1e-9), aspect="auto")
     if annotate is None:
         annotate = values.size <= 400
     if annotate:
         for i, j in zip(*np.nonzero(~np.isnan(values)), strict=True):
             text = f"< {k}" if hidden[i, j] else f"{values[i, j]:.0%}"
             ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                    color="white" if not hidden[i, j] and values[i, j] > 0.6 else "#222222")
+                    color="white" if not hidden[i, j] and values[i, j] > 0.6 * vmax
+                    else "#222222")
     ax.set_xticks(range(n_cols), [str(a) for a in retention.columns])
-    ax.set_yticks(range(n_rows), [str(c) for c in retention.index])
+    ax.set_yticks(range(n_rows), [f"{c.start_time:%Y-%m-%d}" if cohorts.period == "W"
+                                  else str(c) for c in retention.index])
     ax.set_xlabel(f"periods since acquisition ({cohorts.period})")
     ax.set_ylabel("acquisition cohort")
-    fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02, label="share of cohort active")
+    fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02, label="share of cohort active",
+                 format="{x:.0%}")
     ax.set_title(title or "cohort retention")
     fig.tight_layout()
     return fig
