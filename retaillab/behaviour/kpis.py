@@ -128,36 +128,65 @@ def _ordinals(dates: pd.Series, period: str) -> np.ndarray:
     return dates.dt.to_period(period).array.asi8
 
 
+def _codes(values: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer codes of ids and their number (an upper bound): integer ids in a compact range
+    are their own codes (offset by the smallest), anything else is factorized."""
+    if pd.api.types.is_integer_dtype(values.dtype) and not isinstance(values.dtype,
+                                                                     pd.CategoricalDtype):
+        raw = values.to_numpy(dtype=np.int64)
+        low, high = int(raw.min()), int(raw.max())
+        if high - low < 2 * len(raw) + 1024:
+            return raw - low, high - low + 1
+    codes, uniques = pd.factorize(values)
+    return codes.astype(np.int64), len(uniques)
+
+
+def _distinct(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct ``keys`` (integers in [0, space)) and how often each occurs: counted
+    in a dense array when the key space is small, else hashed."""
+    if space <= 4 * len(keys) + 1024:
+        counts = np.bincount(keys, minlength=space)
+        present = np.flatnonzero(counts)
+        return present, counts[present]
+    codes, uniques = pd.factorize(keys)
+    counts = np.bincount(codes, minlength=len(uniques))
+    order = np.argsort(uniques)
+    return uniques[order], counts[order]
+
+
 @dataclass(frozen=True)
 class _Lines:
-    """Order lines as integer codes: customer, period offset, amount, order key."""
+    """Order lines as integer codes: customer, period ordinal, amount, order key."""
 
     customer: np.ndarray  # codes 0..n_customers-1
     n_customers: int
     ordinal: np.ndarray   # Period ordinals
     amount: np.ndarray
-    order: np.ndarray     # codes of (customer, order) pairs or customer-days
+    order: np.ndarray | None  # codes of order ids or of days (None: not needed)
     n_orders: int         # an upper bound of the order codes (exclusive)
+    owner: np.ndarray | None  # the customer of each order id, if each id has one
 
 
-def _lines(tx: pd.DataFrame, period: str) -> _Lines:
+def _lines(tx: pd.DataFrame, period: str, orders: bool = True) -> _Lines:
     tx = _check(tx, (C.customer, C.date, C.amount), C.date, "transactions", _FIX_TX)
-    customer, uniques = pd.factorize(tx[C.customer])
-    n_customers = len(uniques)
+    customer, n_customers = _codes(tx[C.customer])
     ordinal = _ordinals(tx[C.date], period)
     amount = pd.to_numeric(tx[C.amount]).to_numpy(dtype=float)
-    if C.order in tx.columns:
-        order, orders = pd.factorize(tx[C.order])
-        n = len(orders)
-    else:  # customer-days: a customer's lines of one calendar day are one order
+    order, n, owner = None, 0, None
+    if orders and C.order in tx.columns:
+        order, n = _codes(tx[C.order])
+        owner = np.empty(n, dtype=np.int64)
+        owner[order] = customer
+        if not np.array_equal(owner[order], customer):  # an id shared by customers
+            owner = None
+    elif orders:  # customer-days: a customer's lines of one calendar day are one order
         dates = tx[C.date]
         if getattr(dates.dt, "tz", None) is not None:
             dates = dates.dt.tz_localize(None)
         order = dates.to_numpy().astype("datetime64[D]").astype(np.int64)
         order = order - order.min()
         n = int(order.max()) + 1
-    return _Lines(customer.astype(np.int64), n_customers, ordinal, amount,
-                  order.astype(np.int64), n)
+    return _Lines(customer, n_customers, ordinal, amount, order, n, owner)
 
 
 @dataclass(frozen=True)
@@ -166,32 +195,37 @@ class _Activity:
 
     customer: np.ndarray
     period: np.ndarray    # offsets 0..n_periods-1
-    orders: np.ndarray    # orders of the customer in the period
-    order_period: np.ndarray  # the period offset of each distinct order
+    orders: np.ndarray | None  # orders of the customer in the period
+    order_period: np.ndarray | None  # the period offset of each distinct order
     first: np.ndarray     # each customer's first period offset
     n_periods: int
 
 
 def _activity(lines: _Lines, start: int, n_periods: int) -> _Activity:
     p = lines.ordinal - start
-    if lines.n_customers * lines.n_orders * max(n_periods, 1) < 2**62:
-        pair = lines.customer * np.int64(lines.n_orders) + lines.order
-        customer_of = None
-    else:  # the key would overflow int64: number the (customer, order) pairs instead
-        pair = pd.MultiIndex.from_arrays([lines.customer, lines.order]).factorize()[0]
-        pair = pair.astype(np.int64)
-        customer_of = np.empty(int(pair.max()) + 1, dtype=np.int64)
-        customer_of[pair] = lines.customer
-    orders = pd.unique(pair * np.int64(n_periods) + p)  # one per order and period
-    order_period = orders % n_periods
-    order_pair = orders // n_periods
-    order_customer = (order_pair // lines.n_orders if customer_of is None
-                      else customer_of[order_pair])
-    codes, cps = pd.factorize(order_customer * np.int64(n_periods) + order_period)
-    counts = np.bincount(codes, minlength=len(cps))
-    ordered = np.argsort(cps, kind="stable")
-    cps, counts = cps[ordered], counts[ordered]
-    customer, period = cps // n_periods, cps % n_periods
+    big = np.int64(n_periods)
+    if lines.order is None:  # customer-periods only
+        cps, _ = _distinct(lines.customer * big + p, lines.n_customers * n_periods)
+        counts = order_period = None
+    else:
+        if lines.owner is not None:  # order ids of one customer each: key on the id alone
+            keys, _ = _distinct(lines.order * big + p, lines.n_orders * n_periods)
+            order_customer = lines.owner[keys // big]
+        elif lines.n_customers * lines.n_orders * n_periods < 2**62:
+            pairs = pd.unique((lines.customer * np.int64(lines.n_orders) + lines.order) * big
+                              + p)
+            keys, order_customer = pairs, pairs // big // np.int64(lines.n_orders)
+        else:  # the key would overflow int64: number the (customer, order) pairs instead
+            pair = pd.MultiIndex.from_arrays([lines.customer, lines.order]).factorize()[0]
+            pair = pair.astype(np.int64)
+            customer_of = np.empty(int(pair.max()) + 1, dtype=np.int64)
+            customer_of[pair] = lines.customer
+            keys = pd.unique(pair * big + p)
+            order_customer = customer_of[keys // big]
+        order_period = keys % big  # one per order and period
+        cps, counts = _distinct(order_customer * big + order_period,
+                                lines.n_customers * n_periods)
+    customer, period = cps // big, cps % big
     first = np.full(lines.n_customers, n_periods, dtype=np.int64)
     # sorted by customer then period: a customer's first row holds their first period
     starts = np.flatnonzero(np.r_[True, customer[1:] != customer[:-1]])
@@ -349,7 +383,7 @@ def cohorts(transactions: pd.DataFrame, *, period: str = "M", max_age: int | Non
     check_choice("period", period, PERIODS)
     if max_age is not None and (not isinstance(max_age, int | np.integer) or max_age < 0):
         raise ParameterError("max_age", "a whole number >= 0 or None", max_age)
-    lines = _lines(transactions, period)
+    lines = _lines(transactions, period, orders=False)
     start = int(lines.ordinal.min())
     n = int(lines.ordinal.max()) - start + 1
     act = _activity(lines, start, n)

@@ -78,6 +78,10 @@ def test_order_ids_count_orders_instead_of_customer_days():
     tx.loc[1, "date"] = pd.Timestamp("2024-01-06")
     tx.loc[1, "order"] = 1
     assert kp.kpis(tx)["orders"].tolist() == [4, 2, 2]
+    # an id shared by customers is one order of each of them: (customer, order) pairs
+    shared = hand_tx(with_order=True).assign(order="same")
+    assert kp.kpis(shared)["orders"].tolist() == [3, 2, 2]
+    assert kp.kpis(shared.assign(order=1))["orders"].tolist() == [3, 2, 2]
 
 
 def test_empty_periods_are_rows_and_changes_from_zero_are_nan():
