@@ -141,17 +141,23 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64), len(uniques)
 
 
-def _distinct(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct ``keys`` (integers in [0, space)) and how often each occurs: counted
-    in a dense array when the key space is small, else hashed."""
+def _distinct(keys: np.ndarray, space: int, count: bool = True
+              ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Sorted distinct ``keys`` (integers in [0, space)) and, if ``count``, how often each
+    occurs: marked in a dense array when the key space is small, else hashed."""
+    if not count and space <= 16 * len(keys) + 1024:  # one byte a key
+        seen = np.zeros(space, dtype=bool)
+        seen[keys] = True
+        return np.flatnonzero(seen), None
     if space <= 4 * len(keys) + 1024:
         counts = np.bincount(keys, minlength=space)
         present = np.flatnonzero(counts)
         return present, counts[present]
     codes, uniques = pd.factorize(keys)
-    counts = np.bincount(codes, minlength=len(uniques))
     order = np.argsort(uniques)
-    return uniques[order], counts[order]
+    if not count:
+        return uniques[order], None
+    return uniques[order], np.bincount(codes, minlength=len(uniques))[order]
 
 
 @dataclass(frozen=True)
@@ -205,11 +211,11 @@ def _activity(lines: _Lines, start: int, n_periods: int) -> _Activity:
     p = lines.ordinal - start
     big = np.int64(n_periods)
     if lines.order is None:  # customer-periods only
-        cps, _ = _distinct(lines.customer * big + p, lines.n_customers * n_periods)
+        cps, _ = _distinct(lines.customer * big + p, lines.n_customers * n_periods, False)
         counts = order_period = None
     else:
         if lines.owner is not None:  # order ids of one customer each: key on the id alone
-            keys, _ = _distinct(lines.order * big + p, lines.n_orders * n_periods)
+            keys, _ = _distinct(lines.order * big + p, lines.n_orders * n_periods, False)
             order_customer = lines.owner[keys // big]
         elif lines.n_customers * lines.n_orders * n_periods < 2**62:
             pairs = pd.unique((lines.customer * np.int64(lines.n_orders) + lines.order) * big
