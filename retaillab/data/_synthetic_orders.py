@@ -224,7 +224,7 @@ class Segments:
     spend_scale: np.ndarray  # per segment: mean order value multiplier (nu is divided by it)
     rate_scale: np.ndarray  # per segment: mean purchase rate multiplier
     theta: np.ndarray  # customer x category affinity
-    favourites: tuple[tuple[int, ...], ...]  # per segment: its favourite category codes
+    favourites: tuple[tuple[int, ...], ...]  # per segment: its favourite category code(s)
 
 
 def draw_segments(rng: np.random.Generator, n: int, params: SyntheticParams) -> Segments:
@@ -242,7 +242,7 @@ def draw_segments(rng: np.random.Generator, n: int, params: SyntheticParams) -> 
     shape = params.segment_shape
     mean = params.r / params.alpha * rate_scale[segment]
     lam = rng.gamma(shape, mean / shape)
-    favourite = np.arange(n_cat)[None, :] % n_seg == np.arange(n_seg)[:, None]
+    favourite = np.arange(n_cat)[None, :] == np.arange(n_seg)[:, None]  # s favours s
     n_fav = favourite.sum(axis=1, keepdims=True)
     base = np.where(favourite, params.segment_focus / n_fav,
                     (1 - params.segment_focus) / np.maximum(n_cat - n_fav, 1))

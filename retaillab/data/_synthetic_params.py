@@ -64,7 +64,7 @@ class SyntheticParams:
         one every earlier version drew. With ``S > 0`` each customer is put in one of ``S``
         equally likely segments (``truth.customers["segment"]``) drawn, with everything below,
         from a second generator seeded ``[seed, 1]``, so segment structure never shifts the
-        main stream. At most 12 (one favourite category each).
+        main stream. At most 12 (each has its own favourite category).
     segment_separation
         Ratio between neighbouring segments' purchase-rate scales, and between their spend
         scales (segment ``s`` of ``S`` has rate scale ``separation ** (s - (S - 1) / 2)``;
@@ -75,9 +75,9 @@ class SyntheticParams:
         shape makes segments tighter (the default world's ``r`` is far more dispersed).
         Spend rate: ``nu`` as without segments, divided by the segment's spend scale.
     segment_focus
-        Share of a segment's category affinity on its favourite categories (those ``c`` with
-        ``c % S == s``): ``theta ~ Dirichlet(C * affinity_concentration * base_s)`` with
-        ``base_s`` putting ``focus`` on the favourites, the rest on the others.
+        Share of a segment's category affinity on its favourite category (segment ``s``
+        favours category ``s``): ``theta ~ Dirichlet(C * affinity_concentration * base_s)``
+        with ``base_s`` putting ``focus`` on the favourite, the rest evenly on the others.
     """
 
     r: float = 0.24
@@ -104,9 +104,9 @@ class SyntheticParams:
     rating_kappa: float = 3.0
     rating_noise_sd: float = 0.8
     segments: int = 0
-    segment_separation: float = 3.0
-    segment_shape: float = 4.0
-    segment_focus: float = 0.85
+    segment_separation: float = 4.0
+    segment_shape: float = 8.0
+    segment_focus: float = 0.9
 
     def __post_init__(self) -> None:
         for f in fields(self):
