@@ -40,9 +40,10 @@ occasional             otherwise, recency at or below the overall median
 fading                 otherwise, recency above the overall median
 =====================  ==========================================================
 
-The name is the activity and the spend: "one-timers" for new and lapsed, else "high spenders"
-(revenue per customer >= 1.5 x overall), "low spenders" (<= 2/3 x overall) or "spenders";
-e.g. "loyal high spenders", "lapsed one-timers". The action is :data:`ACTIONS` of the
+The name is the activity and the spend: "one-timers" for new and lapsed ("big-ticket
+one-timers" at >= 1.5 x the overall revenue per customer), else "high spenders" (revenue per
+customer >= 1.5 x overall), "low spenders" (<= 2/3 x overall) or "spenders"; e.g. "loyal high
+spenders", "lapsed one-timers". The action is :data:`ACTIONS` of the
 activity. Features without ``frequency`` and ``recency_days`` get ``segment <n>`` and no rule.
 
 Outputs are aggregates (``customers`` counts on every row, for
@@ -320,7 +321,7 @@ def _names(table: pd.DataFrame, feats: pd.DataFrame, by: np.ndarray
             activity = "occasional" if recent else "fading"
         value = row["revenue_per_customer"]
         if activity in ("new", "lapsed"):
-            noun = "one-timers"
+            noun = "big-ticket one-timers" if value >= 1.5 * overall_value else "one-timers"
         elif value >= 1.5 * overall_value:
             noun = "high spenders"
         elif value <= overall_value / 1.5:
