@@ -220,8 +220,9 @@ def experiment_html(report: ExperimentReport) -> str:
         parts.append(f"<p class=note>Run <code>{report.run_id}</code> "
                      f"({html.escape(report.run_name)}), started {report.started:%Y-%m-%d %H:%M}"
                      f" UTC; {len(report.models)} models.</p>")
-        parts.append("<h3>Leaderboard</h3>")
         board = report.leaderboard()
+        if len(board) or not (report.behaviour or report.behaviour_figures):
+            parts.append("<h3>Leaderboard</h3>")
         if len(board):
             board.insert(0, "rank", range(1, len(board) + 1))
             board[report.timings] = report.models.loc[board.index, report.timings]

@@ -63,8 +63,26 @@ def built(tmp_path_factory, copy_store):
             with study.model("gbm") as trial:
                 trial.log_metrics({"validation_roc_auc": value})
         client.set_terminated(study.run_id, "FINISHED")
+        # a behaviour analysis: its tables (one group of 3 customers) and a real figure
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from retaillab.behaviour import funnel
+
+        events = pd.DataFrame({
+            "customer": [1, 1, 2, 2, 3], "item": [9, 9, 9, 9, 8],
+            "event": ["view", "purchase", "view", "click", "view"],
+            "timestamp": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 10:05",
+                                         "2024-01-02 09:00", "2024-01-02 09:01",
+                                         "2024-01-03 12:00"])})
+        run = tracking.notebook_run(None, experiment="behaviour")
+        run.log_table(pd.DataFrame({"customers": [3, 40], "revenue": [31337.77, 120.0]},
+                                   index=pd.Index(["tiny", "big"], name="segment")),
+                      "behaviour/personas.csv")
+        run.log_figure(funnel.funnel_chart(funnel.funnel(events)), "behaviour/funnel.png")
+        run.close()
         out = folder / "reports" / "both.html"
-        assert main(["report", "churn", "recsys", "-o", str(out)]) == 0
+        assert main(["report", "churn", "recsys", "behaviour", "-o", str(out)]) == 0
         tracking._CLIENTS.clear()
     return out
 
@@ -78,10 +96,13 @@ def test_page_is_self_contained_with_leaderboards(built):
     for name in ("churn", "recsys", "gbm", "logistic", "dummy", "ease", "most_popular"):
         assert f">{name}<" in text, name
     assert text.count("<h3>Leaderboard</h3>") == 2 and "gbm is the significant winner" in text
+    # the behaviour section, with the 3-customer group suppressed
+    assert "<h3>Behaviour</h3>" in text and "&lt; 10" in text and "31337.77" not in text
+    assert 'alt="behaviour: funnel"' in text
     assert "corrected resampled t over 3 folds" in text and "comparison.csv" in text
     assert "tuning history study gbm" in text and "retaillab rerun " in text
     uris = re.findall(r'<img[^>]*src="([^"]*)"', text)
-    assert len(uris) == 5  # churn: intervals, cost, tuning; recsys: intervals, cost
+    assert len(uris) == 6  # churn: intervals, cost, tuning; recsys: intervals, cost; funnel
     import matplotlib.image
 
     for uri in uris:
@@ -104,7 +125,7 @@ def test_renders_in_headless_chromium(built, tmp_path):
     console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
     assert console == []
     body = re.search(r"<body([^>]*)>", done.stdout).group(1)
-    assert 'data-images="5"' in body and 'data-broken="0"' in body, body
+    assert 'data-images="6"' in body and 'data-broken="0"' in body, body
     assert done.stdout.count("<h3>Leaderboard</h3>") == 2
     shot = tmp_path / "report.png"
     done = subprocess.run([*common, f"--screenshot={shot}", "--window-size=1280,2000",
