@@ -304,7 +304,7 @@ def _names(table: pd.DataFrame, feats: pd.DataFrame, by: np.ndarray
         rec_median = feats["recency_days"].groupby(by).median()
         all_rec, all_freq = feats["recency_days"].median(), feats["frequency"].mean()
     for s, row in table.iterrows():
-        text = (f"{row['customers']} customers ({row['share_customers']:.0%}), "
+        text = (f"{int(row['customers']):,} customers ({row['share_customers']:.0%}), "
                 f"{row['share_revenue']:.0%} of revenue, "
                 f"{row['revenue_per_customer']:,.0f} per customer")
         if not ruled:

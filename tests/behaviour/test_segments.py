@@ -124,6 +124,7 @@ def test_revenue_share_by_hand():
     assert table["revenue_per_customer"].tolist() == [30.0, 20.0]
     assert table["mean_clv"].tolist() == [2.0, 6.0]
     assert table["name"].tolist() == ["segment 1", "segment 2"]  # no RFM columns, no rules
+    assert table["description"].tolist()[0].startswith("2 customers (50%), 60% of revenue, 30 ")
 
 
 def test_persona_rules():
