@@ -66,6 +66,11 @@ def test_wilson_intervals_cover_the_planted_rates_as_often_as_they_claim():
     assert hits < n  # 95% intervals that never miss would be too wide
 
 
+def test_chart_labels_keep_a_narrow_interval_visible():
+    assert fun._pct(0.54, 0.53, 0.56) == "54%\n[53%, 56%]"
+    assert fun._pct(0.641, 0.636, 0.645, short=True) == "64.1% [63.6%, 64.5%]"
+
+
 def test_wilson_interval_matches_the_formula_by_hand():
     # 45/100, z = 1.959964: centre (45 + z²/2)/(100 + z²), half z sqrt(45*55/100 + z²/4)/(100+z²)
     z = 1.959963984540054
