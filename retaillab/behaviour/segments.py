@@ -64,7 +64,7 @@ from retaillab.data.schema import COLUMNS as C
 from retaillab.errors import DataError, ParameterError
 
 __all__ = ["ACTIONS", "Segmentation", "customer_features", "export", "persona_figure",
-           "personas", "segment", "transitions"]
+           "personas", "segment", "transitions", "value_estimates"]
 
 #: customers the silhouette is computed on (it is quadratic in the number of customers)
 SILHOUETTE_SAMPLE = 4000
@@ -119,6 +119,36 @@ def customer_features(transactions: pd.DataFrame, *, cutoff: object = None,
         present = [c for c in _EVENT_COLUMNS if c in raw.columns]
         behaviour = raw[present].astype("float64")
         out = out.join(behaviour.fillna(behaviour.median()).fillna(0.0))
+    out.index.name = C.customer
+    return out
+
+
+def value_estimates(transactions: pd.DataFrame, *, cutoff: object = None, months: int = 12,
+                    discount_rate: float = 0.01) -> pd.DataFrame:
+    """Churn risk and CLV per customer from BG/NBD + Gamma-Gamma, for the persona cards.
+
+    ``churn`` is 1 - P(alive) at ``cutoff`` (default the last transaction's day) and ``clv``
+    the discounted expected spend over ``months`` (:func:`retaillab.clv.customer_lifetime_value`),
+    both fitted by maximum likelihood on the history up to the cut-off, in weeks. A persona card
+    then carries the mean of each over its segment: what the segment is worth and how many of
+    it are already gone, without a labelled churn table.
+    """
+    from retaillab.clv.beta_geo import BetaGeo
+    from retaillab.clv.gamma_gamma import GammaGamma
+    from retaillab.clv.rfm import rfm_summary
+    from retaillab.clv.value import customer_lifetime_value
+
+    dates = pd.to_datetime(transactions[C.date])
+    cut = dates.max().normalize() if cutoff is None else cutoff
+    summary = rfm_summary(transactions, calibration_end=cut, unit="W")
+    purchases = BetaGeo().fit(summary)
+    spend = GammaGamma().fit(summary)
+    alive = purchases.conditional_probability_alive(summary["frequency"], summary["recency"],
+                                                    summary["T"])
+    value = customer_lifetime_value(purchases, spend, summary, months=months,
+                                    discount_rate=discount_rate, unit="W")
+    out = pd.DataFrame({"churn": 1.0 - alive, "clv": np.asarray(value, dtype=float)},
+                       index=summary.index)
     out.index.name = C.customer
     return out
 

@@ -175,3 +175,23 @@ def test_refusals():
     missing = pd.DataFrame({"x": [1.0, np.nan] * 10})
     with pytest.raises(DataError, match="missing or infinite"):
         sg.segment(missing, k=2)
+
+
+def test_value_estimates_put_the_dead_at_risk_and_the_big_spenders_at_value(world, fitted,
+                                                                            features):
+    from scipy.stats import spearmanr
+    from sklearn.metrics import roc_auc_score
+
+    found = sg.value_estimates(world.transactions)
+    truth = world.truth.customers.reindex(found.index)
+    assert set(found.index) == set(features.index)
+    assert found["churn"].between(0, 1).all() and (found["clv"] >= 0).all()
+    # the planted dead carry the higher risk (AUC 0.7+); value ranks like the planted spend
+    # rate of the living, alive x lambda x mean order value (Spearman 0.63 at seed 0)
+    assert roc_auc_score(~truth["alive"], found["churn"]) > 0.7
+    planted = truth["alive"] * truth["lambda"] * world.truth.params.p_gg / truth["nu"]
+    assert spearmanr(found["clv"], planted).statistic > 0.5
+    cards = sg.personas(fitted, features, world.transactions, churn=found["churn"],
+                        clv=found["clv"])
+    by_hand = found["clv"].groupby(fitted.labels).mean()
+    assert cards["mean_clv"].to_numpy() == pytest.approx(by_hand.reindex(cards.index).to_numpy())
