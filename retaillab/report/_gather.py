@@ -111,6 +111,16 @@ class ExperimentReport:
     #: the order logged; tables were suppressed below k customers before logging
     behaviour: dict[str, pd.DataFrame] = field(default_factory=dict)
     behaviour_figures: dict[str, bytes] = field(default_factory=dict)
+    #: a campaign readout (arms, effects with intervals, what it pays; uplift models' Qini,
+    #: the targeting policies' profit curves): what the notebook logged under ``campaign/``
+    campaign: dict[str, pd.DataFrame] = field(default_factory=dict)
+    campaign_figures: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def analysis_only(self) -> bool:
+        """A run of tables and figures (behaviour, campaign) rather than a model comparison."""
+        return bool(self.behaviour or self.behaviour_figures or self.campaign
+                    or self.campaign_figures)
 
     @property
     def metrics(self) -> list[str]:
@@ -641,18 +651,20 @@ def gather(experiment: str, run_id: str | None = None, *, metric: str | None = N
         provenance=_provenance(parent, experiment), studies=studies, sizes=sizes,
         calibration=calibration)
     report.behaviour, report.behaviour_figures = _behaviour(pid)
+    report.campaign, report.campaign_figures = _behaviour(pid, CAMPAIGN)
     report.paired = _paired(report)
     return report
 
 
-#: the artifact folder a behaviour notebook logs its tables and figures into
-BEHAVIOUR = "behaviour"
+#: the artifact folders a behaviour and a campaign notebook log their tables and figures into
+BEHAVIOUR, CAMPAIGN = "behaviour", "campaign"
 
 
-def _behaviour(run_id: str) -> tuple[dict[str, pd.DataFrame], dict[str, bytes]]:
-    """The tables (CSV) and figures (PNG) a notebook logged under ``behaviour/``."""
+def _behaviour(run_id: str, folder: str = BEHAVIOUR
+               ) -> tuple[dict[str, pd.DataFrame], dict[str, bytes]]:
+    """The tables (CSV) and figures (PNG) a notebook logged under ``folder/``."""
     client = tracking.client()
-    names = sorted(f.path for f in client.list_artifacts(run_id, BEHAVIOUR) if not f.is_dir)
+    names = sorted(f.path for f in client.list_artifacts(run_id, folder) if not f.is_dir)
     tables, figures = {}, {}
     if not names:
         return tables, figures

@@ -72,7 +72,7 @@ def _cell(value: Any) -> str:
 def _verdict(report: ExperimentReport) -> str:
     paired = report.paired
     if report.winner is None:  # a behaviour analysis compares no models: nothing to say
-        return "" if report.behaviour or report.behaviour_figures else \
+        return "" if report.analysis_only else \
             "<p>No finished model to rank.</p>"
     main = report.main or ""
     direction = "lower" if report.lower_is_better else "higher"
@@ -158,21 +158,34 @@ def _calibration(report: ExperimentReport) -> str:
 def _behaviour(report: ExperimentReport) -> str:
     """The behaviour analyses' tables and figures, every group under k customers shown as
     "< k" (again here, whatever the notebook did)."""
+    return _logged_section("Behaviour", report.behaviour, report.behaviour_figures,
+                           report.experiment)
+
+
+def _campaign(report: ExperimentReport) -> str:
+    """The campaign readout: arms and effects with intervals, what it pays, the uplift models'
+    curves and the targeting policies' profit curves (small groups suppressed as above)."""
+    return _logged_section("Campaign test and targeting", report.campaign,
+                           report.campaign_figures, report.experiment)
+
+
+def _logged_section(title: str, tables: dict[str, pd.DataFrame], figures: dict[str, bytes],
+                    experiment: str) -> str:
     import base64
 
     from retaillab.behaviour.privacy import K, suppress
 
-    if not report.behaviour and not report.behaviour_figures:
+    if not tables and not figures:
         return ""
-    parts = ["<h3>Behaviour</h3>", f"<p class=note>Groups of fewer than {K} customers are "
-             f"shown as &lt; {K}.</p>"]
-    for name, table in report.behaviour.items():
+    parts = [f"<h3>{html.escape(title)}</h3>", f"<p class=note>Groups of fewer than {K} "
+             f"customers are shown as &lt; {K}.</p>"]
+    for name, table in tables.items():
         parts.append(f"<h4>{html.escape(name.replace('_', ' '))}</h4>")
         parts.append(_table(suppress(table), index=str(table.index.name or "")))
-    if report.behaviour_figures:
+    if figures:
         images = [_img("data:image/png;base64," + base64.b64encode(png).decode("ascii"),
-                       f"{report.experiment}: {name.replace('_', ' ')}")
-                  for name, png in report.behaviour_figures.items()]
+                       f"{experiment}: {name.replace('_', ' ')}")
+                  for name, png in figures.items()]
         parts.append("<div class=figures>" + "".join(images) + "</div>")
     return "".join(parts)
 
@@ -221,7 +234,7 @@ def experiment_html(report: ExperimentReport) -> str:
                      f"({html.escape(report.run_name)}), started {report.started:%Y-%m-%d %H:%M}"
                      f" UTC; {len(report.models)} models.</p>")
         board = report.leaderboard()
-        if len(board) or not (report.behaviour or report.behaviour_figures):
+        if len(board) or not report.analysis_only:
             parts.append("<h3>Leaderboard</h3>")
         if len(board):
             board.insert(0, "rank", range(1, len(board) + 1))
@@ -240,6 +253,7 @@ def experiment_html(report: ExperimentReport) -> str:
             parts.append("<h3>Figures</h3><div class=figures>" + "".join(figures) + "</div>")
         parts.append(_calibration(report))
         parts.append(_behaviour(report))
+        parts.append(_campaign(report))
     parts.append("<h3>Tuning history</h3>" + _studies(report))
     if report.provenance:
         parts.append("<h3>What produced these numbers</h3>")
