@@ -166,7 +166,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if overrides:
         spec = spec.with_overrides(overrides)
     try:
-        results = runner.run_spec(spec, fail_fast=args.fail_fast, progress=not args.quiet)
+        results = runner.run_spec(spec, fail_fast=args.fail_fast, progress=not args.quiet,
+                                  jobs=args.jobs)
     except KeyboardInterrupt:
         print("interrupted: the current run ended KILLED", file=sys.stderr)
         return 130
@@ -405,6 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
                    help="override a parameter (value read as YAML); repeatable")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed run")
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                   help="run grid points in N processes (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("rerun", help="rerun a recorded run and compare its metrics")

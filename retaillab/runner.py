@@ -214,29 +214,106 @@ def _readable_notebook(path: Path) -> bool:
 
 
 def run_spec(spec: Spec, *, fail_fast: bool = False, progress: bool = True,
-             root: Path | None = None) -> list[RunResult]:
-    """Run every grid point of ``spec``; stop early only with ``fail_fast`` or on Ctrl-C."""
+             root: Path | None = None, jobs: int = 1) -> list[RunResult]:
+    """Run every grid point of ``spec``; stop early only with ``fail_fast`` or on Ctrl-C.
+
+    With ``jobs > 1`` the points run in that many worker processes (spawned, each owning the
+    runs it creates): the records are those of a serial run, and the results come back in grid
+    order. Ctrl-C or SIGTERM ends the running points KILLED and starts no more.
+    """
     from tqdm.auto import tqdm
 
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        from retaillab.errors import ParameterError
+
+        raise ParameterError("jobs", "a whole number >= 1", jobs)
     root = root or tracking.project_root(spec.path.parent)
     check_parameters(spec, declared_parameters(spec.notebook))
     points = spec.points()
-    results: list[RunResult] = []
     bar = tqdm(total=len(points), desc=f"{spec.name}: runs", unit="run", disable=not progress,
                position=0, file=sys.stderr)
     with _sigterm_as_interrupt():
         try:
+            if jobs > 1 and len(points) > 1:
+                return _run_parallel(spec, points, root, min(jobs, len(points)), fail_fast,
+                                     bar)
+            results: list[RunResult] = []
             for point in points:
                 result = execute(spec, point, root=root, progress=progress)
                 results.append(result)
                 bar.update(1)
-                if result.status != "FINISHED":
-                    log.error("run %s %s: %s", result.run_id, result.status, result.error)
-                    if fail_fast:
-                        break
+                if not _went_on(result) and fail_fast:
+                    break
+            return results
         finally:
             bar.close()
-    return results
+
+
+def _went_on(result: RunResult) -> bool:
+    if result.status != "FINISHED":
+        log.error("run %s %s: %s", result.run_id, result.status, result.error)
+        return False
+    return True
+
+
+def _execute_in_worker(spec: Spec, point: dict[str, Any], root: Path) -> RunResult:
+    """One grid point in a worker process: SIGTERM (sent by the parent when it is stopped)
+    ends the run KILLED, as in a serial run."""
+    with _sigterm_as_interrupt():
+        return execute(spec, point, root=root, progress=False)
+
+
+def _run_parallel(spec: Spec, points: list[dict[str, Any]], root: Path, jobs: int,
+                  fail_fast: bool, bar: Any) -> list[RunResult]:
+    """The grid in ``jobs`` spawned processes (spawn: no copy of this process's MLflow
+    connections and threads), results in grid order."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    tracking.experiment_id(spec.name)  # created once here, not raced by the workers
+    pool = ProcessPoolExecutor(max_workers=jobs,
+                               mp_context=multiprocessing.get_context("spawn"))
+    done: dict[int, RunResult] = {}
+    pending = {}
+    try:
+        with tracking.kernel_environment():  # workers, started on demand, see this store
+            pending = {pool.submit(_execute_in_worker, spec, point, root): i
+                       for i, point in enumerate(points)}
+            _collect(pending, done, fail_fast, bar)
+    except KeyboardInterrupt:
+        for future in pending:
+            future.cancel()
+        for process in list(getattr(pool, "_processes", {}).values()):  # stop what runs
+            with contextlib.suppress(OSError):
+                os.kill(process.pid, signal.SIGTERM)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return [done[i] for i in sorted(done)]
+
+
+def _collect(pending: dict, done: dict[int, RunResult], fail_fast: bool, bar: Any) -> None:
+    """Results as the workers finish them; with ``fail_fast`` no new point starts after a
+    failure (those already running finish)."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    stop = False
+    while pending and not stop:
+        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in finished:
+            result = future.result()
+            done[pending.pop(future)] = result
+            bar.update(1)
+            if not _went_on(result) and fail_fast:
+                stop = True
+    if stop:
+        for future in pending:
+            future.cancel()
+        wait([f for f in pending if not f.cancelled()])
+        for future, index in pending.items():
+            if not future.cancelled() and future.exception() is None:
+                done[index] = future.result()
 
 
 def summary(spec: Spec, results: list[RunResult]) -> tuple[str, int]:
