@@ -52,3 +52,24 @@ def test_two_runner_processes_share_one_store(store):
         assert {r.info.status for r in parents + children} == {"FINISHED"}
         for run in parents + children:
             assert tracking.client().get_run(run.info.run_id).data.metrics
+
+
+def test_sigterm_to_a_parallel_run_ends_every_running_point_killed(store):
+    # SIGTERM to the command alone (a scheduler's stop): it must stop its workers' runs too
+    markers = [store / "started-a", store / "started-b"]
+    spec = write_spec(store, "interrupted-jobs", "slow.ipynb",
+                      grid={"marker": [str(m) for m in markers]})
+    cmd = [sys.executable, "-m", "retaillab.cli", "run", str(spec), "-q", "--jobs", "2"]
+    proc = subprocess.Popen(cmd, cwd=store, env=os.environ.copy(), start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not all(m.exists() for m in markers) and time.time() < deadline \
+            and proc.poll() is None:
+        time.sleep(0.2)
+    assert all(m.exists() for m in markers), proc.communicate()
+    os.kill(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, (out, err)
+    parents, children = parent_runs("interrupted-jobs")
+    assert sorted(p.info.status for p in parents) == ["KILLED", "KILLED"]
+    assert sorted(c.info.status for c in children) == ["KILLED", "KILLED"]
