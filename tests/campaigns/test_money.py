@@ -58,6 +58,8 @@ def test_conversion_campaign_by_hand_offer_cost_scales_with_the_effect():
     assert tuple(p.loc["offer_cost", ["ci_low", "ci_high"]]) == pytest.approx((16_350, 19_050))
     # net at 0.009: 10,800 - (2,500 + 16,350) = -8,050; at 0.027: 32,400 - 21,550 = 10,850
     assert (found.ci_low, found.ci_high) == pytest.approx((-8_050, 10_850))
+    # ROI at the ends: -8,050 / 18,850 and 10,850 / 21,550 (the cost moves with the effect)
+    assert found.roi == pytest.approx((1_400 / 20_200, -8_050 / 18_850, 10_850 / 21_550))
 
 
 def test_the_interval_is_the_formula_at_the_effect_interval_ends():
