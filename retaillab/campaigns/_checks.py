@@ -132,7 +132,7 @@ def campaign_table(table: object, *, arm: str, control: object, customer: str | 
     keep, dropped = _missing(values, missing, len(table))
     labels = arms.to_numpy()[keep]
     known = list(arms.cat.categories) if isinstance(arms.dtype, pd.CategoricalDtype) else []
-    found = list(pd.unique(labels))
+    found = list(pd.unique(arms.to_numpy()))  # every row's: an arm emptied by dropping stays
     present = found + [c for c in known if c not in found]
     if len(present) < 2:
         only = ", ".join(repr(a) for a in present)

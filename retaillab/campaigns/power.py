@@ -28,9 +28,9 @@ Conventions (``method``):
 
 Power counts both tails of the two-sided test (the far tail adds ``Phi(-4.76) = 1e-6`` at
 alpha 0.05 and power 0.8), so ``n`` and ``mde`` are solved numerically (Brent's method, to
-1e-10 relative); the closed forms above drop the far tail and agree to within 0.01 customer. The MDE is an increase over
-the baseline; ``relative=True`` reads and reports ``mde`` as a share of ``baseline``
-(``0.2``: 20% over it).
+1e-10 relative); the closed forms above drop the far tail and agree to within 0.01
+customer. The MDE is an increase over the baseline; ``relative=True`` reads and reports
+``mde`` as a share of ``baseline`` (``0.2``: 20% over it).
 """
 
 from __future__ import annotations
