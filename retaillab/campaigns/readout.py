@@ -34,6 +34,7 @@ from retaillab.campaigns.effects import (
     proportion_difference,
 )
 from retaillab.campaigns.srm import THRESHOLD, SampleRatio, srm
+from retaillab.errors import ParameterError
 
 __all__ = ["COLUMNS", "CampaignReadout", "readout"]
 
@@ -103,8 +104,6 @@ class CampaignReadout:
         if len(rows) != 1:
             have = sorted(set(self.table["metric"]))
             arms = list(dict.fromkeys(self.table["arm"]))
-            from retaillab.errors import ParameterError
-
             raise ParameterError("metric and arm", f"one of the metrics {have} and, with "
                                  f"several treatment arms, one of {arms}", (metric, arm))
         return rows.iloc[0]
@@ -171,7 +170,9 @@ def readout(table: pd.DataFrame, *, arm: str = "arm", control: object = "control
     planned
         The planned split, arm -> share or weight (``None``: equal).
     level, interval, n_resamples, seed
-        Interval level, the conversion interval's method, and the bootstrap's settings.
+        Interval level, the conversion interval's method, and the bootstrap's settings (its
+        cost grows with customers times resamples: about 3 s per 100,000 customers and
+        revenue row at 2,000; pass fewer on very large tables).
     missing
         ``"error"`` (default) refuses missing outcomes and says how many; ``"drop"`` leaves
         those customers out and counts them in ``dropped``.
