@@ -328,6 +328,45 @@ def cmd_ui(args: argparse.Namespace) -> int:
                                        "(Ctrl-C stops it)")
 
 
+def cmd_server(args: argparse.Namespace) -> int:
+    """Serve a shared MLflow tracking server (database backend, proxied artifacts) until
+    Ctrl-C or SIGTERM; print the URL other machines set as MLFLOW_TRACKING_URI."""
+    import socket
+
+    from retaillab import servers, tracking
+    from retaillab.stores import display_uri
+
+    if args.backend:
+        backend = args.backend
+    else:
+        tracking.client()  # the project's SQLite store, created if new
+        backend = tracking.tracking_uri()
+    if backend.startswith(("http://", "https://")):
+        raise ParameterError("--backend", "a database URI (sqlite:///..., postgresql://...), "
+                             "not a server", display_uri(backend))
+    folder = tracking.artifact_root(backend)
+    artifacts = args.artifacts or (str(folder) if folder is not None else None)
+    if artifacts is None:
+        raise ParameterError("--artifacts", "a folder or object-store URI for the artifacts "
+                             "(required with a database other than SQLite)", None)
+    url = f"http://{args.host}:{args.port}"
+    if args.host == servers.HOST:
+        reach = ("only this machine can connect; start with --host 0.0.0.0 (behind your "
+                 "firewall) for other machines")
+    else:
+        reach = (f"on other machines: export MLFLOW_TRACKING_URI=http://"
+                 f"{socket.gethostname()}:{args.port}")
+    return servers.serve(
+        servers.server_command(backend, artifacts, host=args.host, port=args.port,
+                               workers=args.workers),
+        health=f"http://127.0.0.1:{args.port}/health", name="MLflow server", port=args.port,
+        env=servers.ui_environment(),
+        ready=lambda: (f"MLflow tracking server for {display_uri(backend)} at {url}, artifacts "
+                       f"in {display_uri(artifacts)} (proxied)\n"
+                       f"  on this machine: export MLFLOW_TRACKING_URI={url}\n  {reach}\n"
+                       "  Ctrl-C stops it"))
+
+
 def cmd_lab(args: argparse.Namespace) -> int:
     """Serve JupyterLab at the project root on 127.0.0.1, with a token, kernels on this
     environment and the store set, until Ctrl-C or SIGTERM."""
@@ -494,6 +533,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ui", help="browse runs in the MLflow UI at 127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
     p.set_defaults(func=cmd_ui)
+    p = sub.add_parser("server", help="serve a shared MLflow tracking server (127.0.0.1)",
+                       description="Serve `mlflow server` on a database backend (default the "
+                       "project's SQLite store; postgresql://... for a team) with the artifacts "
+                       "served and proxied, bound to 127.0.0.1 unless --host says otherwise. "
+                       "Clients set MLFLOW_TRACKING_URI to the printed URL.")
+    p.add_argument("--backend", metavar="URI", help="database URI (default: the project's)")
+    p.add_argument("--artifacts", metavar="DEST",
+                   help="artifact folder or URI (default: beside a SQLite store)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--workers", type=int, default=2, help="server worker processes (2)")
+    p.set_defaults(func=cmd_server)
     p = sub.add_parser("lab", help="open JupyterLab at the project root on 127.0.0.1",
                        description="Serve JupyterLab at the project root on 127.0.0.1 with a "
                        "token (printed in the URL), kernels on this environment and "

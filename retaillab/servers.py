@@ -34,8 +34,8 @@ from typing import IO
 from retaillab.errors import RetailLabError
 
 __all__ = ["ServerError", "die_with_parent", "kernel_spec", "lab", "lab_command",
-           "port_is_free", "serve", "start_group", "stop_group", "ui_command", "ui_environment",
-           "wait_until_answers"]
+           "port_is_free", "serve", "server_command", "start_group", "stop_group", "ui_command",
+           "ui_environment", "wait_until_answers"]
 
 HOST = "127.0.0.1"
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -249,6 +249,16 @@ def ui_command(store: str, port: int) -> list[str]:
     starts in a fraction of the time of mlflow's default four."""
     return [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store,
             "--host", HOST, "--port", str(port), "--workers", "1"]
+
+
+def server_command(backend: str, artifacts: str, *, host: str = HOST, port: int = 5000,
+                   workers: int = 2) -> list[str]:
+    """``mlflow server`` on ``backend`` (a database URI) serving and proxying the artifacts in
+    ``artifacts`` (a folder or object-store URI): clients on other machines log artifacts
+    through the server (``mlflow-artifacts:/``) and need no access to the artifact store."""
+    return [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend,
+            "--artifacts-destination", artifacts, "--serve-artifacts", "--host", host,
+            "--port", str(port), "--workers", str(workers)]
 
 
 def ui_environment() -> dict[str, str]:

@@ -279,3 +279,61 @@ def test_lab_runs_the_tour_in_its_kernel_and_the_store_holds_the_interactive_run
     assert run.info.status == "FINISHED"
     assert run.data.tags[tracking.TAG_NOTEBOOK] == TOUR
     assert re.fullmatch(r"[0-9a-f]{40}", run.data.tags[tracking.TAG_COMMIT])
+
+
+@pytest.mark.notebook
+def test_a_tracking_server_takes_runs_models_reports_and_scores_with_proxied_artifacts(
+        store, monkeypatch):
+    """`retaillab server` on the store; every client below knows only its URL."""
+    import pandas as pd
+    import yaml
+
+    from retaillab import churn, data, report
+    from retaillab.churn.tables import customer_table, scoring_input
+    from retaillab.models.promotion import promote
+
+    port = _free_port()
+    server = Command(["server", "--port", str(port), "--workers", "1"], store,
+                     store / "server.log")
+    try:
+        url = server.line(rf"MLflow tracking server for \S+ at (http://127\.0\.0\.1:{port})"
+                          ).group(1)
+        _only_on_loopback(port)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+        tracking._CLIENTS.clear()
+        spec = store / "served.yaml"
+        spec.write_text(yaml.safe_dump({
+            "name": "served", "notebook": str(ROOT / "tests" / "fixtures" / "ok.ipynb"),
+            "parameters": {"seed": 3, "alpha": 2.0}}))
+        done = subprocess.run([sys.executable, "-m", "retaillab.cli", "run", str(spec), "-q"],
+                              cwd=store, env=os.environ.copy(), capture_output=True,
+                              text=True, timeout=DEADLINE)
+        assert done.returncode == 0, done.stderr
+        # a comparison logs its winner through the server; promote; score in a new process
+        cdnow = data.load("cdnow_sample")
+        customers, cutoff = customer_table(cdnow, "churn", None, 180)
+        run = tracking.notebook_run(None, experiment="served-churn")
+        churn.compare(customers, models=["dummy", "logistic"], n_splits=3, n_repeats=1,
+                      run=run, importance=False, progress=False,
+                      model_input=scoring_input(cdnow, "churn", cutoff, 180))
+        run.close()
+        promoted = promote(run.run_id, name="served-churn")
+        assert promoted.uri == "models:/served-churn@champion" and promoted.version == "1"
+        scored = store / "scores.csv"
+        done = subprocess.run([sys.executable, "-m", "retaillab.cli", "score",
+                               "models:/served-churn@champion", "cdnow_sample", "-o",
+                               str(scored), "-q"], cwd=store, env=os.environ.copy(),
+                              capture_output=True, text=True, timeout=DEADLINE)
+        assert done.returncode == 0, done.stderr
+        assert len(pd.read_csv(scored)) == cdnow.transactions["customer"].nunique()
+        page = report.experiment_html(report.gather("served"))
+        assert "<h3>Leaderboard</h3>" in page and "rmse" in page
+        # the artifacts went through the server into its artifact folder, nowhere else
+        served = store / "mlruns" / "artifacts"
+        assert any(p.name == "MLmodel" for p in served.rglob("MLmodel"))
+        assert any(p.name == "summary.csv" for p in served.rglob("summary.csv"))
+        assert not (store / "mlruns" / "outputs").exists()  # a server keeps notebooks as artifacts
+        _stops(server, signal.SIGTERM, port)
+    finally:
+        server.kill()
+        tracking._CLIENTS.clear()
