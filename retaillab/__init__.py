@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("behaviour", "churn", "clv", "data", "errors", "metrics", "recsys")
+_SUBMODULES = ("behaviour", "campaigns", "churn", "clv", "data", "errors", "metrics", "recsys")
 
-__all__ = ["__version__", "behaviour", "churn", "clv", "data", "errors", "metrics", "recsys"]
+__all__ = ["__version__", "behaviour", "campaigns", "churn", "clv", "data", "errors",
+           "metrics", "recsys"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from retaillab import behaviour, churn, clv, data, errors, metrics, recsys
+    from retaillab import behaviour, campaigns, churn, clv, data, errors, metrics, recsys
 
 
 def __getattr__(name: str):
