@@ -28,6 +28,22 @@ from retaillab.spec import Spec, check_parameters
 log = logging.getLogger(__name__)
 
 
+def _skip_slow_iri_checker() -> None:
+    """Keep jsonschema from loading ``rfc3987_syntax`` in this process.
+
+    papermill imports nbformat, which imports jsonschema, which imports every format checker
+    it finds; ``rfc3987_syntax`` builds some 35 Earley parsers at import time (4 s on the
+    2-core machine, about half the runner's overhead) for the ``iri`` formats, which no
+    notebook schema uses (python-jsonschema/jsonschema#1428). Hidden before jsonschema loads,
+    jsonschema skips those two formats; once it has loaded, nothing changes.
+    """
+    if "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # import -> ImportError
+
+
+_skip_slow_iri_checker()
+
+
 @dataclass(frozen=True)
 class RunResult:
     """How one grid point ended."""
