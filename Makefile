@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.retaillab-installed
 
-.PHONY: quickstart test lint bench install clean chromium lab
+.PHONY: quickstart test lint bench install clean chromium postgres lab
 
 # uv installs the same packages as pip in seconds rather than minutes (parallel downloads, no
 # per-package subprocess), compiled to bytecode as pip does (with PYTHONDONTWRITEBYTECODE set,
@@ -38,7 +38,7 @@ lint: $(STAMP)
 
 # both cores; a notebook's cells (one kernel under nbval) and a module's tests stay together
 PYTEST_WORKERS ?= 2
-test: lint chromium
+test: lint chromium postgres
 	@$(BIN)/python -m compileall -q retaillab  # read by every process even where bytecode is not written
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope
 
@@ -48,6 +48,14 @@ chromium:
 		! command -v apt-get >/dev/null 2>&1 || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 		|| echo "chromium could not be installed: the report's browser test will be skipped"
+
+# the shared-store tests (tests/services) start a throwaway PostgreSQL server of their own
+# (initdb in a temporary folder); Debian's package puts initdb under /usr/lib/postgresql/*/bin
+postgres:
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		! command -v apt-get >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
+		|| echo "postgresql could not be installed: the shared-store tests will be skipped"
 
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
