@@ -12,12 +12,16 @@
     seed: 0
     study: tune-svd                 # Optuna study name (default: name); same name resumes
     storage: null                   # default: journal file mlruns/optuna/<study>.journal
+    heartbeat_seconds: 10           # database storages: a running trial's heartbeat interval
+    grace_seconds: 30               # ... and the silence after which it is failed as stale
     pruner: median                  # median | none
     data: {dataset: movielens, sample: 0}     # task data options (objectives.DATA_OPTIONS)
     params: {}                      # hyperparameters fixed for every trial
     space: {n_factors: [int, 10, 300, {log: true}]}   # overrides of the model's space
 
-Every error names the file and the key at fault.
+Every error names the file and the key at fault. ``heartbeat_seconds`` and
+``grace_seconds`` apply to database storages (``postgresql://...``), where they are how a
+process on any machine tells that another one died mid-trial; a journal file ignores them.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from retaillab.spec import SpecError, read_mapping
+from retaillab.tuning.storage import GRACE_SECONDS, HEARTBEAT_SECONDS
 
 __all__ = ["TuneSpec", "load_tune_spec"]
 
@@ -50,6 +55,8 @@ class TuneSpec:
     seed: int = 0
     study: str = ""
     storage: str | None = None
+    heartbeat_seconds: int = HEARTBEAT_SECONDS
+    grace_seconds: int = GRACE_SECONDS
     pruner: str = "median"
     data: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
@@ -108,6 +115,13 @@ def validate(spec: TuneSpec) -> TuneSpec:
         raise bad("timeout", "a number of seconds > 0 or null", spec.timeout)
     if isinstance(spec.seed, bool) or not isinstance(spec.seed, int):
         raise bad("seed", "an integer", spec.seed)
+    for key in ("heartbeat_seconds", "grace_seconds"):
+        value = getattr(spec, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise bad(key, "a whole number of seconds >= 1", value)
+    if spec.grace_seconds <= spec.heartbeat_seconds:
+        raise bad("grace_seconds", f"more than heartbeat_seconds ({spec.heartbeat_seconds}): "
+                  "a live trial is silent that long between two heartbeats", spec.grace_seconds)
     if spec.pruner not in PRUNERS:
         raise bad("pruner", "one of " + ", ".join(PRUNERS), spec.pruner)
     direction = spec.direction or default_direction(spec.metric)

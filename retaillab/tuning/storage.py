@@ -5,18 +5,37 @@
 - a path ending in ``.journal`` or ``.log``, or ``journal:///abs/path``: that journal file.
 - an SQLAlchemy URL (``sqlite:///...``, ``postgresql://user@host/db``): Optuna's RDB storage,
   for workers on several machines.
+
+A database storage records heartbeats: every running trial's process writes one every
+``heartbeat_seconds`` (default 10), and a trial whose last heartbeat is more than
+``grace_seconds`` old (default 30) is failed by the next process that looks (see
+:func:`retaillab.tuning.trials.fail_stale_trials`): the only check that works across machines.
+A journal file has no heartbeat; there a dead process is told by its host and pid (one host).
+
+On PostgreSQL, :func:`study_lock` takes a study-wide lock held by the database server, so the
+processes of every machine take turns where it matters (a study's budget, its parent run).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import importlib.util
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from retaillab.errors import DataError
 
-__all__ = ["default_storage", "describe", "journal_path", "open_storage"]
+__all__ = ["GRACE_SECONDS", "HEARTBEAT_SECONDS", "database_url", "default_storage", "describe",
+           "heartbeat", "journal_path", "open_storage", "study_lock"]
 
 JOURNAL_SUFFIXES = (".journal", ".log")
+#: seconds between two heartbeats of a running trial, on a database storage
+HEARTBEAT_SECONDS = 10
+#: a running trial whose last heartbeat is older than this is failed as stale
+GRACE_SECONDS = 30
 
 
 def default_storage(study: str) -> str:
@@ -56,14 +75,36 @@ def describe(url: str) -> str:
         return url
 
 
-def open_storage(url: str) -> Any:
-    """An Optuna storage for ``url``.
+def database_url(url: str) -> str:
+    """``url`` with a PostgreSQL driver that is installed.
+
+    SQLAlchemy 2.1 reads ``postgresql://`` as psycopg 3; where only psycopg2 is installed (the
+    ``postgres`` extra), such a URL becomes ``postgresql+psycopg2://``. Any other URL, or one
+    naming its driver, is returned as it is.
+    """
+    if not url.startswith("postgresql://"):
+        return url
+    if importlib.util.find_spec("psycopg") is None and \
+            importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
+def open_storage(url: str, *, heartbeat_seconds: int | None = HEARTBEAT_SECONDS,
+                 grace_seconds: int | None = GRACE_SECONDS) -> Any:
+    """An Optuna storage for ``url``; a database one with heartbeats.
+
+    ``heartbeat_seconds`` (None: no heartbeat) and ``grace_seconds`` apply to database
+    storages only (Optuna's ``heartbeat_interval`` and ``grace_period``); a journal file has
+    no heartbeat. Processes opening a new database at once may race to create Optuna's
+    tables: the loser tries once more, when they exist.
 
     Raises
     ------
     DataError
         When the storage cannot be opened: a missing folder, an unknown scheme, a database
-        that does not answer. The message names the URL (password hidden) and the cause.
+        that does not answer, a heartbeat not a whole number of seconds. The message names
+        the URL (password hidden) and the cause.
     """
     import optuna
 
@@ -84,9 +125,73 @@ def open_storage(url: str) -> Any:
     if "://" not in url:
         raise DataError("is neither a journal file (*.journal, *.log) nor a database URL",
                         source=describe(url), fix=fix)
-    try:
-        return optuna.storages.RDBStorage(url)
-    except Exception as exc:  # sqlalchemy/driver errors have no common base worth naming
-        cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"cannot open the Optuna storage: {type(exc).__name__}: {cause}",
-                        source=describe(url), fix=fix) from None
+    for name, value in (("heartbeat_seconds", heartbeat_seconds),
+                        ("grace_seconds", grace_seconds)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise DataError(f"{name} must be a whole number of seconds >= 1; got {value!r}",
+                            source=describe(url), fix="set it in the tuning spec, e.g. 10")
+    for attempt in (1, 2):
+        try:
+            with warnings.catch_warnings():  # heartbeat_interval is "experimental" in Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    database_url(url), heartbeat_interval=heartbeat_seconds,
+                    grace_period=grace_seconds if heartbeat_seconds else None)
+        except Exception as exc:  # sqlalchemy/driver errors have no common base worth naming
+            if attempt == 1 and _lost_creation_race(exc):
+                continue
+            cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DataError(f"cannot open the Optuna storage: {type(exc).__name__}: {cause}",
+                            source=describe(url), fix=fix) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _lost_creation_race(exc: BaseException) -> bool:
+    """Whether ``exc`` is another process creating Optuna's tables at the same moment."""
+    text = str(exc).lower()
+    return "already exists" in text or "duplicate key" in text or "unique constraint" in text
+
+
+def heartbeat(storage: Any) -> tuple[int, int] | None:
+    """``(interval, grace)`` in seconds of a storage (or a study's) that records heartbeats,
+    else None (a journal file, a database storage opened without them)."""
+    storage = getattr(storage, "_storage", storage)  # a study: its storage
+    get_interval = getattr(storage, "get_heartbeat_interval", None)
+    interval = get_interval() if get_interval is not None else None
+    if interval is None:
+        return None
+    backend = getattr(storage, "_backend", storage)  # Optuna wraps an RDBStorage in a cache
+    grace = getattr(backend, "grace_period", None)
+    return int(interval), int(grace if grace is not None else 2 * interval)
+
+
+def _engine(storage: Any) -> Any:
+    """The SQLAlchemy engine of a database storage (or a study's), else None."""
+    storage = getattr(storage, "_storage", storage)
+    backend = getattr(storage, "_backend", storage)
+    return getattr(backend, "engine", None)
+
+
+@contextlib.contextmanager
+def study_lock(storage: Any, study: str) -> Iterator[bool]:
+    """Hold study ``study``'s lock in its PostgreSQL database for the block; yields whether
+    there was one to hold.
+
+    A transaction-scoped advisory lock (``pg_advisory_xact_lock``, key: the first 8 bytes of
+    SHA-256 of the study name): every process on every machine waits for it, and the
+    server releases it when the block ends or the process holding it dies. On any other
+    storage nothing is held (callers add the host's file lock, see
+    :func:`retaillab.tuning.trials.budget_lock`).
+    """
+    engine = _engine(storage)
+    if engine is None or engine.dialect.name != "postgresql":
+        yield False
+        return
+    import sqlalchemy
+
+    digest = hashlib.sha256(f"retaillab study\n{study}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    with engine.connect() as connection, connection.begin():
+        connection.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        yield True

@@ -5,6 +5,11 @@ MLflow run is created once, by the launching process, and its id kept in the stu
 attributes, so a resumed study keeps logging under the same run. Trials only ever see the
 validation folds; at the end the best configuration and the model's default configuration are
 refitted on the whole training part and scored once on the test part.
+
+Several machines may run ``retaillab tune SPEC`` on one study at the same time (a PostgreSQL
+storage and one MLflow store): the first creates the parent run, under the study's lock, and
+the others join it; each launch seeds its sampler differently (the launch count is kept in
+the study), so they do not propose the same configurations.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from retaillab.tuning.spec import TuneSpec
 from retaillab.tuning.storage import default_storage, describe, open_storage
 from retaillab.tuning.trials import (
     TAG_STUDY,
+    budget_lock,
     budget_lock_path,
     fail_stale_trials,
     finished,
@@ -34,6 +40,7 @@ log = logging.getLogger(__name__)
 __all__ = ["TuneResult", "tune"]
 
 ATTR_PARENT = "mlflow_parent_run_id"
+ATTR_LAUNCHES = "launches"  # how many times tune() started on the study: seeds differ by it
 TAG_BEST = tracking.TAG_PREFIX + "best_params"
 TAG_STORAGE = tracking.TAG_PREFIX + "optuna_storage"
 PLOTS = ("plot_optimization_history", "plot_parallel_coordinate", "plot_param_importances")
@@ -77,7 +84,9 @@ def tune(spec: TuneSpec, *, workers: int = 1, n_trials: int | None = None,
 
     Never more: a trial starts only while finished trials (COMPLETE, PRUNED) and trials
     running in live processes are fewer than ``n_trials``, and trials left RUNNING by dead
-    processes are failed first, so kills and resumes cannot overshoot.
+    processes are failed first, so kills and resumes cannot overshoot. On a database storage
+    a process is dead when its trial's heartbeat stopped (the spec's ``heartbeat_seconds``
+    and ``grace_seconds``), on any machine.
 
     Parameters
     ----------
@@ -101,18 +110,23 @@ def tune(spec: TuneSpec, *, workers: int = 1, n_trials: int | None = None,
     spec = spec.replace(n_trials=n_trials, storage=storage, timeout=timeout)
     fixed_params(spec)  # fail on a bad space before touching any store
     url = spec.storage or default_storage(spec.study_name)
-    optuna_storage = open_storage(url)
+    optuna_storage = open_storage(url, heartbeat_seconds=spec.heartbeat_seconds,
+                                  grace_seconds=spec.grace_seconds)
     study = make_study(spec, optuna_storage, seed=spec.seed)
     if study.direction.name.lower() != spec.direction:
         raise DataError(f"study {spec.study_name!r} exists with direction "
                         f"{study.direction.name.lower()}, the spec says {spec.direction}",
                         source=describe(url), fix="give the spec another study name")
-    parent, owned = _parent_run(spec, study, url, run_id)
+    lock = budget_lock_path(url, spec.study_name)
+    with budget_lock(lock, study):  # one parent run and one launch number, whoever starts
+        parent, owned = _parent_run(spec, study, url, run_id)
+        launches = int(study.user_attrs.get(ATTR_LAUNCHES, 0))
+        study.set_user_attr(ATTR_LAUNCHES, launches + 1)
+        # a resumed sampler does not replay, nor do two launches at once share one
+        seed = spec.seed + 10007 * len(study.trials) + 7919 * launches
     try:
         fail_stale_trials(study, parent)
         remaining = spec.n_trials - finished(study)
-        seed = spec.seed + 10007 * len(study.trials)  # a resumed sampler does not replay
-        lock = budget_lock_path(url, spec.study_name)
         problem = None
         if remaining > 0 and workers == 1:
             from retaillab.tuning.objectives import make_problem

@@ -7,9 +7,26 @@ a trial left RUNNING by a killed process can be failed together with its child r
 
 The study's size is a budget, not a per-process count: a process starts a trial only while
 the study's finished trials (COMPLETE and PRUNED) plus the trials running in live processes
-are fewer than ``n_trials``. The check and the new trial are one step under a file lock
-(:func:`budget_lock`), so workers, a resumed launcher and leftover processes together never
-run more trials than asked; a trial whose process died does not hold its slot.
+are fewer than ``n_trials``. The check and the new trial are one step under a lock
+(:func:`budget_lock`: a file lock on this host, and on PostgreSQL the study's lock in the
+database, for every host), so workers, a resumed launcher and leftover processes together
+never run more trials than asked; a trial whose process died does not hold its slot.
+
+How a dead process is told (:func:`fail_stale_trials`) depends on the storage:
+
+- a database storage with heartbeats (the default for one, see
+  :mod:`retaillab.tuning.storage`): each running trial's process records a heartbeat every
+  ``heartbeat_seconds``; a RUNNING trial whose last heartbeat is more than ``grace_seconds``
+  old is failed by the next process that looks (every trial start looks), whichever machine
+  it runs on, and its MLflow child run ends FAILED. A running trial holds its slot until then.
+  A trial that names no owner yet (its process died within milliseconds of creating it,
+  before its first heartbeat) is failed once it is ``grace_seconds`` old.
+- a journal file (one host, no heartbeat): the process named by the trial's owner (host,
+  boot, pid, start time) no longer exists; the trial fails and its child run ends KILLED.
+
+A process whose trial was failed as stale while it was in fact still running (a long pause,
+a lost connection) finds out when it next writes the trial: it drops the trial, ends the
+child run FAILED, and goes on.
 """
 
 from __future__ import annotations
@@ -17,11 +34,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 import os
 import signal
 import socket
 import tempfile
+import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +51,7 @@ from retaillab import owners, tracking
 from retaillab.tuning.objectives import Problem, make_problem
 from retaillab.tuning.spaces import resolve_space, suggest
 from retaillab.tuning.spec import TuneSpec
+from retaillab.tuning.storage import heartbeat, study_lock
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +64,7 @@ ATTR_RUN = "mlflow_run_id"
 ATTR_WORKER = "worker"  # host:pid, for people
 ATTR_OWNER = "owner"  # retaillab.owners.owner(): host, boot, pid and start time, for machines
 ATTR_OVER_BUDGET = "over_budget"  # a trial given up at once: the study was full
+ATTR_ERROR = "error"  # why a trial failed, set before its process tells the study
 FINISHED_STATES = ("COMPLETE", "PRUNED")
 #: a RUNNING trial that names no owner is one being set up (for this long) or a dead one's
 UNOWNED_GRACE = 60.0
@@ -100,12 +122,13 @@ def run_trials(spec: TuneSpec, storage: Any, parent: tracking.Run, n_trials: int
     metric = f"validation_{spec.metric}"
     last_step = len(problem.folds) - 1
 
-    def objective(trial: optuna.Trial) -> float:
+    def objective(trial: optuna.Trial, runs: list[str]) -> float:
         params = suggest(trial, space)
         pruned = False
         tags = {tracking.TAG_KIND: "trial", TAG_TRIAL: trial.number, TAG_STUDY: spec.study_name,
                 tracking.RUN_NAME_TAG: f"{spec.model} trial {trial.number}"}
         with parent.model(spec.model, {**fixed, **params}, tags=tags) as child:
+            runs.append(child.run_id)
             trial.set_user_attr(ATTR_RUN, child.run_id)
 
             def report(step: int, value: float) -> None:
@@ -132,38 +155,95 @@ def run_trials(spec: TuneSpec, storage: Any, parent: tracking.Run, n_trials: int
     while attempts is None or ran < attempts:
         if deadline is not None and time.monotonic() >= deadline:
             break
-        trial = _reserve(study, n_trials, lock)
+        trial = _reserve(study, n_trials, lock, parent)
         if trial is None:
             if finished(study) >= n_trials:
                 break
             time.sleep(POLL_SECONDS)  # others run the last trials; one may fail
             continue
         ran += 1
-        try:
-            value = objective(trial)
-        except optuna.TrialPruned:
-            _tell(study, trial, TrialState.PRUNED)
-        except problem.catch as exc:
-            log.warning("trial %d failed: %s: %s", trial.number, type(exc).__name__, exc)
-            _tell(study, trial, TrialState.FAIL, error=exc)
-        except BaseException as exc:  # an interrupt or a bug: the trial ends FAIL, not RUNNING
-            _tell(study, trial, TrialState.FAIL, error=exc)
-            raise
-        else:
-            _tell(study, trial, None, value)  # a NaN ends it FAIL, as in study.optimize
+        runs: list[str] = []
+        with _beating(study, trial):
+            try:
+                value = objective(trial, runs)
+            except optuna.exceptions.UpdateFinishedTrialError:  # failed as stale meanwhile
+                told = False
+            except optuna.TrialPruned:
+                told = _tell(study, trial, TrialState.PRUNED)
+            except problem.catch as exc:
+                log.warning("trial %d failed: %s: %s", trial.number, type(exc).__name__, exc)
+                told = _tell(study, trial, TrialState.FAIL, error=exc)
+            except BaseException as exc:  # an interrupt or a bug: the trial ends FAIL
+                _tell(study, trial, TrialState.FAIL, error=exc)
+                raise
+            else:
+                # a NaN ends it FAIL, as in study.optimize
+                error = ValueError("the objective returned NaN") if math.isnan(value) else None
+                told = _tell(study, trial, None, value, error=error)
+        if not told:
+            _dropped(study, trial, runs)
     return ran
 
 
 def _tell(study: Any, trial: Any, state: Any, value: float | None = None, *,
-          error: BaseException | None = None) -> None:
-    """End ``trial`` (with ``error`` as its user attribute), signals held meanwhile."""
+          error: BaseException | None = None) -> bool:
+    """End ``trial`` (with ``error`` as its user attribute), signals held meanwhile; False
+    when it had already been ended by another process (failed as stale)."""
+    from optuna.exceptions import UpdateFinishedTrialError
+
     with _signals_held():
-        if error is not None:
-            trial.set_user_attr("error", f"{type(error).__name__}: {error}"[:2000])
-        if state is None:
-            study.tell(trial, value)
-        else:
-            study.tell(trial, state=state)
+        try:
+            if error is not None:
+                trial.set_user_attr(ATTR_ERROR, f"{type(error).__name__}: {error}"[:2000])
+            if state is None:
+                study.tell(trial, value)
+            else:
+                study.tell(trial, state=state)
+        except (UpdateFinishedTrialError, ValueError):  # tell: "Cannot tell a FAIL trial."
+            if study._storage.get_trial(trial._trial_id).state.is_finished():
+                return False
+            raise
+    return True
+
+
+def _dropped(study: Any, trial: Any, runs: list[str]) -> None:
+    """``trial`` was failed as stale by another process while this one ran it: end its child
+    run FAILED as well (its block may have ended it FINISHED), so the record says what the
+    study says."""
+    beats = heartbeat(study)
+    grace = f" for more than {beats[1]} s" if beats else ""
+    log.warning("trial %d was failed by another process (no heartbeat seen%s) while it ran "
+                "here: dropped", trial.number, grace)
+    for run_id in runs:
+        _end_run(run_id, "FAILED", f"its trial was failed as stale by another process (no "
+                                   f"heartbeat seen{grace}) while {worker_id()} still ran it")
+
+
+@contextlib.contextmanager
+def _beating(study: Any, trial: Any) -> Iterator[None]:
+    """Record ``trial``'s heartbeat every interval in a thread while the block runs (on a
+    storage with heartbeats; else nothing). A failed write is logged and retried at the
+    next beat: a trial is failed as stale only after ``grace_seconds`` of silence."""
+    beats = heartbeat(study)
+    if beats is None:
+        yield
+        return
+    interval, stop = beats[0], threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            try:
+                study._storage.record_heartbeat(trial._trial_id)
+            except Exception as exc:  # the database may be away for a moment
+                log.warning("heartbeat of trial %d not recorded: %s", trial.number, exc)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{trial.number}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def finished(study: Any) -> int:
@@ -171,12 +251,15 @@ def finished(study: Any) -> int:
     return sum(1 for t in study.get_trials(deepcopy=False) if t.state.name in FINISHED_STATES)
 
 
-def _holds_slot(trial: Any) -> bool:
-    """Whether ``trial`` counts against the study's budget: finished, or running in a
-    process that is alive (or cannot be checked from here)."""
+def _holds_slot(trial: Any, beating: bool) -> bool:
+    """Whether ``trial`` counts against the study's budget: finished, or running (on a
+    storage with heartbeats: until failed as stale; else: in a process that is alive, or
+    cannot be checked from here)."""
     if trial.state.name in FINISHED_STATES:
         return True
-    return trial.state.name == "RUNNING" and owner_alive(trial) is not False
+    if trial.state.name != "RUNNING":
+        return False
+    return beating or owner_alive(trial) is not False
 
 
 @contextlib.contextmanager
@@ -191,17 +274,30 @@ def _signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
-def _reserve(study: Any, n_trials: int, lock: Path) -> Any:
-    """A new trial owned by this process if the study has room for it, else None."""
-    with budget_lock(lock), _signals_held():
-        if sum(map(_holds_slot, study.get_trials(deepcopy=False))) >= n_trials:
+def _reserve(study: Any, n_trials: int, lock: Path, parent: tracking.Run | None = None) -> Any:
+    """A new trial owned by this process if the study has room for it, else None.
+
+    On a storage with heartbeats, stale trials are failed first (as Optuna's own
+    ``study.optimize`` does before each trial), and the new trial's first heartbeat is
+    recorded before its owner: a trial naming its owner always has a heartbeat.
+    """
+    beating = heartbeat(study) is not None
+    with budget_lock(lock, study), _signals_held():
+        if beating:
+            fail_stale_trials(study, parent)
+        if sum(_holds_slot(t, beating) for t in study.get_trials(deepcopy=False)) >= n_trials:
             return None
-        trial = study.ask()
+        with warnings.catch_warnings():  # Optuna expects heartbeats under study.optimize only
+            warnings.filterwarnings("ignore", message="Heartbeat of storage")
+            trial = study.ask()
+        if beating:
+            study._storage.record_heartbeat(trial._trial_id)
         trial.set_user_attr(ATTR_OWNER, owners.owner())
         trial.set_user_attr(ATTR_WORKER, worker_id())
-        # a process on another host (an RDB storage) takes no part in the lock: of trials
-        # reserved at once, the ones numbered beyond the budget give up at once
-        holders = sorted(t.number for t in study.get_trials(deepcopy=False) if _holds_slot(t))
+        # a process on another host takes no part in a file lock (a database other than
+        # PostgreSQL): of trials reserved at once, those numbered beyond the budget give up
+        holders = sorted(t.number for t in study.get_trials(deepcopy=False)
+                         if _holds_slot(t, beating))
         if trial.number in holders[:n_trials]:
             return trial
     from optuna.trial import TrialState
@@ -213,10 +309,17 @@ def _reserve(study: Any, n_trials: int, lock: Path) -> Any:
 
 
 @contextlib.contextmanager
-def budget_lock(path: Path) -> Iterator[None]:
-    """Hold the study's budget lock (an exclusive ``flock`` on ``path``) for the block."""
+def budget_lock(path: Path, study: Any = None) -> Iterator[None]:
+    """Hold the study's budget lock for the block: an exclusive ``flock`` on ``path`` (the
+    processes of this host), then, for ``study`` on PostgreSQL, its lock in the database
+    (every host; :func:`retaillab.tuning.storage.study_lock`). Always in this order, so two
+    processes never wait for each other's second lock."""
     with tracking.file_lock(path):
-        yield
+        if study is None:
+            yield
+            return
+        with study_lock(study, study.study_name):
+            yield
 
 
 def budget_lock_path(url: str, study_name: str) -> Path:
@@ -251,36 +354,96 @@ def owner_alive(trial: Any) -> bool | None:
 
 
 def fail_stale_trials(study: Any, parent: tracking.Run | None = None) -> list[int]:
-    """Fail trials left RUNNING by a process of this host that no longer exists.
+    """Fail the RUNNING trials whose process is gone, with their MLflow child runs; their
+    numbers.
 
-    Their MLflow child runs end KILLED: found by the run id the trial recorded, or, for a
-    process killed between creating the run and recording its id, among ``parent``'s children
-    by trial number. Trials running on other hosts are left alone (an RDB storage shared
-    between machines cannot tell a slow trial from a dead one here).
+    On a storage with heartbeats: trials whose last heartbeat is more than the grace period
+    old (Optuna's ``fail_stale_trials``, any host), and trials that never named an owner and
+    are older than that (their process died before its first heartbeat); their child runs
+    end FAILED. On a journal file: trials whose owner process on this host no longer exists
+    (trials of other hosts are left alone); their child runs end KILLED.
+
+    A child run is found by the run id the trial recorded, or, for a process killed between
+    creating the run and recording its id, among ``parent``'s children by trial number. A
+    run already ended FINISHED (its process died before the study heard) is ended too: the
+    record must say what the study says.
     """
     from optuna.trial import TrialState
 
-    failed = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if owner_alive(trial) is not False:
-            continue
-        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    beats = heartbeat(study)
+    if beats is not None:
+        failed = _fail_silent(study, beats[1])
+        status = "FAILED"
+        reason = (f"its trial's heartbeat stopped for more than {beats[1]} s; failed as stale "
+                  f"by {worker_id()}")
+    else:
+        failed = []
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if owner_alive(trial) is not False:
+                continue
+            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            failed.append(trial)
+        status = "KILLED"
+        reason = "its trial was cut off before the study recorded it; failed on resume"
+    for trial in failed:
         run_ids = [trial.user_attrs[ATTR_RUN]] if ATTR_RUN in trial.user_attrs else [
             c.info.run_id for c in (parent.children() if parent is not None else [])
             if c.info.status in ("RUNNING", "FINISHED")
             and c.data.tags.get(TAG_TRIAL) == str(trial.number)]
         for run_id in run_ids:
-            # FINISHED too: a process killed after ending the run but before the study
-            # recorded the trial; the record must say what the study says (failed)
-            if tracking.client().get_run(run_id).info.status in ("RUNNING", "FINISHED"):
-                tracking.client().set_tag(run_id, tracking.TAG_ENDED_BY,
-                                          "its trial was cut off before the study recorded "
-                                          "it; failed on resume")
-                tracking.client().set_terminated(run_id, "KILLED")
-        failed.append(trial.number)
-    if failed:
-        log.warning("failed %d trial(s) left running by a dead process: %s", len(failed), failed)
-    return failed
+            _end_run(run_id, status, reason)
+    numbers = [t.number for t in failed]
+    if numbers:
+        log.warning("failed %d trial(s) left running by a dead process: %s", len(numbers),
+                    numbers)
+    return numbers
+
+
+def _fail_silent(study: Any, grace: int) -> list[Any]:
+    """Fail the trials of a storage with heartbeats whose process fell silent; the failed
+    trials (as read after failing them, with their user attributes).
+
+    Optuna's ``fail_stale_trials`` does the failing but does not say which trials it failed:
+    they are the ones RUNNING before it and FAIL after it that carry no failure of their own
+    (a process ending its trial FAIL sets ``error`` or ``over_budget`` first).
+    """
+    import optuna
+    from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
+    from optuna.trial import TrialState
+
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if not running:
+        return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    for trial in running:  # died before its first heartbeat: Optuna never counts it stale
+        if ATTR_OWNER not in trial.user_attrs and _age(trial) > grace:
+            with contextlib.suppress(UpdateFinishedTrialError):
+                study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    now = {t.number: t for t in study.get_trials(deepcopy=False)}
+    return [now[t.number] for t in running if now[t.number].state == TrialState.FAIL
+            and ATTR_ERROR not in now[t.number].user_attrs
+            and ATTR_OVER_BUDGET not in now[t.number].user_attrs]
+
+
+def _age(trial: Any) -> float:
+    """Seconds since ``trial`` started (by this host's clock; 0 when it has no start)."""
+    started = trial.datetime_start
+    if started is None:
+        return 0.0
+    if started.tzinfo is None:
+        started = started.astimezone()
+    return (datetime.now(UTC) - started).total_seconds()
+
+
+def _end_run(run_id: str, status: str, reason: str) -> None:
+    """End MLflow run ``run_id`` with ``status`` and ``reason`` (tag ``retaillab.ended_by``)
+    unless it already ended FAILED or KILLED."""
+    mlflow_client = tracking.client()
+    if mlflow_client.get_run(run_id).info.status in ("RUNNING", "FINISHED"):
+        mlflow_client.set_tag(run_id, tracking.TAG_ENDED_BY, reason)
+        mlflow_client.set_terminated(run_id, status)
 
 
 def _alive(pid: int) -> bool:

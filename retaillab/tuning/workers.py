@@ -6,6 +6,10 @@ workers do not propose the same first configurations. No worker has a fixed shar
 takes the next trial while the study has room for it (see :mod:`retaillab.tuning.trials`),
 so N workers, a resumed launcher and stragglers together finish exactly the trials asked for.
 
+On a database storage each worker records its running trial's heartbeat (the spec's
+``heartbeat_seconds``), so a worker that dies, here or on another machine, has its trial
+failed by whichever process looks next.
+
 Workers stop with their launcher: Ctrl-C or SIGTERM of the launcher is forwarded to them
 (each fails its current trial and ends its child run KILLED), and a launcher killed outright
 (SIGKILL) takes them along through :func:`retaillab.servers.die_with_parent`.
@@ -129,7 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         spec = TuneSpec(**payload["spec"])
         found = tracking.client().get_run(payload["parent"])
         parent = tracking.Run(payload["parent"], found.info.experiment_id)
-        run_trials(spec, open_storage(payload["storage"]), parent, payload["n_trials"],
+        storage = open_storage(payload["storage"], heartbeat_seconds=spec.heartbeat_seconds,
+                               grace_seconds=spec.grace_seconds)
+        run_trials(spec, storage, parent, payload["n_trials"],
                    seed=payload["seed"], attempts=payload.get("attempts"),
                    lock=budget_lock_path(payload["storage"], spec.study_name),
                    timeout=spec.timeout,
