@@ -11,7 +11,7 @@
 
 >>> from retaillab import uplift
 >>> model = uplift.TwoModel().fit(X, treatment, converted)                 # doctest: +SKIP
->>> uplift.qini(converted, treatment, model.predict(X), seed=0)            # doctest: +SKIP
+>>> uplift.evaluate(converted, treatment, {"two": model.predict(X)}, seed=0)  # doctest: +SKIP
 
 Names load on first use, so ``import retaillab.uplift`` loads neither scikit-learn nor
 matplotlib.
@@ -34,7 +34,7 @@ _LAZY = {
     "qini": "evaluation",
     "uplift_at": "evaluation",
     "compare_scores": "evaluation",
-    "Score": "evaluation",
+    "evaluate": "evaluation",
     "Costs": "policy",
     "incremental_value": "policy",
     "policy_scores": "policy",
@@ -47,16 +47,16 @@ _LAZY = {
 
 __all__ = [  # noqa: RUF022 - grouped by module
     "ClassTransformation", "SoloModel", "TwoModel", "XLearner", "default_estimator",
-    "Score", "auuc", "compare_scores", "qini", "qini_curve", "uplift_at", "uplift_curve",
+    "auuc", "compare_scores", "evaluate", "qini", "qini_curve", "uplift_at", "uplift_curve",
     "Costs", "incremental_value", "policy_scores", "profit_at_budget", "profit_curves",
     "profit_figure", "true_profit", "true_profit_curves",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
     from retaillab.uplift.evaluation import (
-        Score,
         auuc,
         compare_scores,
+        evaluate,
         qini,
         qini_curve,
         uplift_at,

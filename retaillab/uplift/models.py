@@ -33,10 +33,11 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from retaillab.errors import DataError, NotFittedError, ParameterError, check_choice
+from retaillab.uplift import _checks
 
 __all__ = ["ClassTransformation", "SoloModel", "TwoModel", "XLearner", "default_estimator"]
 
-SOURCE = "uplift"
+SOURCE = _checks.SOURCE
 BINARY, NUMERIC = "binary", "numeric"
 #: Column added to a DataFrame by :class:`SoloModel` (the arm, 0/1).
 ARM_FEATURE = "__treatment__"
@@ -70,45 +71,6 @@ def _rows(X: Any) -> int:
 def _take(X: Any, mask: np.ndarray) -> Any:
     """Rows of ``X`` selected by a boolean mask, for DataFrames and arrays alike."""
     return X.iloc[mask] if hasattr(X, "iloc") else np.asarray(X)[mask]
-
-
-def check_treatment(treatment: object, n: int | None = None, *,
-                    source: str = SOURCE) -> np.ndarray:
-    """``treatment`` as a bool array: 0/1 numbers or booleans, both arms present.
-
-    Raises
-    ------
-    DataError
-        Not 1-D, a length other than ``n``, missing values, values other than 0/1, or only one
-        arm.
-    """
-    w = np.asarray(treatment)
-    if w.ndim != 1 or (n is not None and w.size != n):
-        want = f"{n} values (one per row of X)" if n is not None else "a 1-D array"
-        raise DataError(f"treatment must have {want}; got shape {w.shape}", source=source,
-                        column="treatment")
-    if w.dtype != bool:
-        try:
-            values = w.astype("float64")
-        except (TypeError, ValueError):
-            raise DataError("treatment must be 0/1 or booleans; found text", source=source,
-                            column="treatment",
-                            fix="map the arms first, e.g. (arm == 'treatment').astype(int)"
-                            ) from None
-        bad = ~np.isin(values, (0.0, 1.0))
-        if bad.any():
-            shown = ", ".join(f"{v:g}" for v in np.unique(values[bad])[:3])
-            raise DataError(f"treatment must be 0/1 or booleans; {int(bad.sum()):,} values are "
-                            f"not (e.g. {shown})", source=source, column="treatment",
-                            fix="1 for treated customers, 0 for the control group")
-        w = values == 1.0
-    treated = int(w.sum())
-    if treated == 0 or treated == w.size:
-        only = "control (all 0)" if treated == 0 else "treatment (all 1)"
-        raise DataError(f"treatment holds one arm only, {only}; uplift compares treated "
-                        "customers with a control group", source=source, column="treatment",
-                        fix="pass both arms of the campaign")
-    return w
 
 
 def _outcome(y: object, n: int) -> tuple[np.ndarray, str]:
@@ -150,7 +112,7 @@ class _Uplift(BaseEstimator):
 
     def _inputs(self, X: Any, treatment: object, y: object):
         n = _rows(X)
-        w = check_treatment(treatment, n)
+        w = _checks.treatment(treatment, n)
         values, kind = _outcome(y, n)
         self.outcome_ = kind
         self.n_features_in_ = int(X.shape[1])
