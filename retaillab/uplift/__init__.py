@@ -28,6 +28,7 @@ _LAZY = {
     "SoloModel": "models",
     "XLearner": "models",
     "default_estimator": "models",
+    "out_of_fold": "models",
     "uplift_curve": "evaluation",
     "qini_curve": "evaluation",
     "auuc": "evaluation",
@@ -47,6 +48,7 @@ _LAZY = {
 
 __all__ = [  # noqa: RUF022 - grouped by module
     "ClassTransformation", "SoloModel", "TwoModel", "XLearner", "default_estimator",
+    "out_of_fold",
     "auuc", "compare_scores", "evaluate", "qini", "qini_curve", "uplift_at", "uplift_curve",
     "Costs", "incremental_value", "policy_scores", "profit_at_budget", "profit_curves",
     "profit_figure", "true_profit", "true_profit_curves",
@@ -68,6 +70,7 @@ if TYPE_CHECKING:  # pragma: no cover
         TwoModel,
         XLearner,
         default_estimator,
+        out_of_fold,
     )
     from retaillab.uplift.policy import (
         Costs,
