@@ -27,12 +27,16 @@ outcomes; the unnormalised area keeps the units and compares models on one campa
 Ties. Customers with equal scores cannot be ordered by the score, and their row order must not
 decide the answer: the curves are computed at the ends of runs of tied scores only and joined
 by straight lines (as scikit-uplift does), and at a depth that cuts a run, as in
-:func:`uplift_at`, each tied customer counts with the share of the run that fits (the
-expectation over a random order of the run). A constant score so gives exactly the random line.
+:func:`uplift_at`, each tied customer counts with the share of the run that fits (for a sum,
+its expectation over a random order of the run). A constant score so gives exactly the random
+line.
 
 Intervals resample customers with replacement (a seeded percentile bootstrap, ``n_resamples``
-resamples); :func:`compare_scores` scores two models on the same resamples, so the interval of
-their difference is paired.
+resamples, drawn as ``numpy.random.default_rng(seed).integers(0, n, size=(b, n),
+dtype=np.int32)`` in batches of ``b`` resamples, at most 2 million customers at once); a
+resample in which an arm is missing from a top ``k`` gives no ``uplift_at`` and is left out of
+its interval. :func:`compare_scores` scores two models on the same resamples, so the interval
+of their difference is paired. About 1 s per model for 1,000 resamples of 5,000 customers.
 """
 
 from __future__ import annotations

@@ -36,6 +36,9 @@ class Pipeline:
 
 
 def _pipeline(seed: int) -> Pipeline:
+    import sklearn.ensemble  # noqa: F401 - the OpenMP runtime, loaded before it is limited
+    from threadpoolctl import threadpool_limits
+
     from retaillab import churn, data
     from retaillab.clv import BetaGeo, GammaGamma, customer_lifetime_value, rfm_summary
     from retaillab.data.synthetic_campaign import synthetic_campaign
@@ -53,10 +56,11 @@ def _pipeline(seed: int) -> Pipeline:
     per_order = pd.Series(spend.conditional_expected_average_profit(summary), summary.index)
     w = (table["arm"] == "treatment").to_numpy()
     y = table["converted"].to_numpy()
-    two = TwoModel().fit(features, w, y)
-    ct_uplift = ClassTransformation().fit(features, w, y).predict(features)
-    _, p_treatment = two.predict_arms(features)
-    two_uplift = two.predict(features)
+    with threadpool_limits(limits=1, user_api="openmp"):  # a session fixture: set up first
+        two = TwoModel().fit(features, w, y)
+        ct_uplift = ClassTransformation().fit(features, w, y).predict(features)
+        _, p_treatment = two.predict_arms(features)
+        two_uplift = two.predict(features)
     return Pipeline(campaign=campaign, features=features, treatment=w, converted=y,
                     revenue=table["revenue"].to_numpy(),
                     churn_risk=risk.reindex(ids).to_numpy(),
@@ -67,7 +71,9 @@ def _pipeline(seed: int) -> Pipeline:
 @pytest.fixture(scope="module", autouse=True)
 def one_openmp_thread():
     """Gradient boosting on one OpenMP thread while this folder's modules run (module scope:
-    the limit ends with the module, so other folders' tests keep theirs)."""
+    the limit ends with the module, so other folders' tests keep theirs). threadpoolctl limits
+    only runtimes already loaded, hence the import of scikit-learn's gradient boosting first."""
+    import sklearn.ensemble  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="openmp"):
