@@ -19,6 +19,8 @@ _LAZY = {
     "synthetic": "synthetic_world",
     "SyntheticParams": "synthetic_world",
     "SyntheticTruth": "synthetic_world",
+    "synthetic_campaign": "synthetic_campaign",
+    "SyntheticCampaign": "synthetic_campaign",
     "read_interactions": "user",
     "read_transactions": "user",
     "read_customers": "user",
@@ -33,6 +35,7 @@ _LAZY = {
 __all__ = [  # noqa: RUF022 - grouped by what they are for
     "COLUMNS", "Columns", "Dataset",
     "available", "load", "synthetic", "SyntheticParams", "SyntheticTruth",
+    "synthetic_campaign", "SyntheticCampaign",
     "read_customers", "read_events", "read_interactions", "read_items", "read_transactions",
     "fingerprint", "fingerprints", "kfold", "split",
 ]
@@ -42,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from retaillab.data.fingerprinting import fingerprint, fingerprints
     from retaillab.data.sources import load
     from retaillab.data.splits import kfold, split
+    from retaillab.data.synthetic_campaign import SyntheticCampaign, synthetic_campaign
     from retaillab.data.synthetic_world import SyntheticParams, SyntheticTruth, synthetic
     from retaillab.data.user import (
         read_customers,
