@@ -115,23 +115,27 @@ class _Uplift(BaseEstimator):
         n = _rows(X)
         w = _checks.treatment(treatment, n)
         values, kind = _outcome(y, n)
+        return w, values, kind
+
+    def _fitted(self, X: Any, w: np.ndarray, kind: str) -> None:
+        """What every model learns besides its own: set last, so a failed fit stays unfitted."""
         self.outcome_ = kind
         self.n_features_in_ = int(X.shape[1])
         self.treated_share_ = float(w.mean())
-        return w, values, kind
 
-    def _base(self, estimator: Any, kind: str, *, regression: bool = False) -> Any:
-        """A fresh clone of ``estimator`` (or the default) for an outcome of ``kind``."""
+    def _base(self, estimator: Any, kind: str, *, regression: str | None = None,
+              name: str = "estimator") -> Any:
+        """A fresh clone of ``estimator`` (or the default) for an outcome of ``kind``, or for
+        the regression target ``regression`` names."""
         from sklearn.base import clone, is_classifier
 
         if estimator is None:
             return default_estimator(NUMERIC if regression else kind)
         if not hasattr(estimator, "fit"):
-            raise ParameterError("estimator", "a scikit-learn estimator (with fit)", estimator)
+            raise ParameterError(name, "a scikit-learn estimator (with fit)", estimator)
         if is_classifier(estimator) and (regression or kind == NUMERIC):
-            need = "the imputed effects" if regression else "a numeric outcome (y not 0/1)"
-            raise ParameterError("estimator", f"a regressor for {need}",
-                                 type(estimator).__name__)
+            need = regression or "a numeric outcome (y not 0/1)"
+            raise ParameterError(name, f"a regressor for {need}", type(estimator).__name__)
         return clone(estimator)
 
 
@@ -170,6 +174,7 @@ class TwoModel(_Uplift):
         w, values, kind = self._inputs(X, treatment, y)
         self.control_model_ = self._base(self.estimator, kind).fit(_take(X, ~w), values[~w])
         self.treatment_model_ = self._base(self.estimator, kind).fit(_take(X, w), values[w])
+        self._fitted(X, w, kind)
         return self
 
     def predict_arms(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -199,6 +204,7 @@ class SoloModel(_Uplift):
         """Fit one model on every row, the arm as an extra feature."""
         w, values, kind = self._inputs(X, treatment, y)
         self.model_ = self._base(self.estimator, kind).fit(_with_arm(X, w), values)
+        self._fitted(X, w, kind)
         return self
 
     def predict_arms(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -298,8 +304,10 @@ class ClassTransformation(_Uplift):
                 _fit_weighted(model, X, z, np.where(w, 0.5 / e, 0.5 / (1 - e)))
         else:
             z = np.where(w, values / e, -values / (1 - e))
-            model = self._base(self.estimator, NUMERIC, regression=True).fit(X, z)
+            model = self._base(self.estimator, NUMERIC,
+                               regression="the transformed outcome").fit(X, z)
         self.model_, self.method_, self.propensity_ = model, method, e
+        self._fitted(X, w, kind)
         return self
 
     def predict(self, X: Any) -> np.ndarray:
@@ -357,11 +365,11 @@ class XLearner(_Uplift):
         d1 = values[w] - _mean(control, x1)
         d0 = _mean(treated, x0) - values[~w]
         self.control_model_, self.treatment_model_ = control, treated
-        self.effect_treated_ = self._base(self.effect_estimator, kind, regression=True).fit(
-            x1, d1)
-        self.effect_control_ = self._base(self.effect_estimator, kind, regression=True).fit(
-            x0, d0)
+        effects = dict(regression="the imputed effects", name="effect_estimator")
+        self.effect_treated_ = self._base(self.effect_estimator, kind, **effects).fit(x1, d1)
+        self.effect_control_ = self._base(self.effect_estimator, kind, **effects).fit(x0, d0)
         self.propensity_ = e
+        self._fitted(X, w, kind)
         return self
 
     def predict(self, X: Any) -> np.ndarray:

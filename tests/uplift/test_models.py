@@ -186,8 +186,13 @@ def test_bad_inputs_are_refused_with_one_clear_error():
         TwoModel().fit(x, w[:10], binary)
     with pytest.raises(DataError, match="1 values of y are NaN"):
         TwoModel().fit(x, w, np.r_[np.nan, y[1:]])
+    failed = TwoModel(LogisticRegression())
     with pytest.raises(ParameterError, match="a regressor for a numeric outcome"):
-        TwoModel(LogisticRegression()).fit(x, w, y)
+        failed.fit(x, w, y)
+    with pytest.raises(NotFittedError):  # a failed fit leaves the model unfitted
+        failed.predict(x)
+    with pytest.raises(ParameterError, match="a regressor for the transformed outcome"):
+        ClassTransformation(LogisticRegression(), method="outcome").fit(x, w, binary)
     with pytest.raises(ParameterError, match="'outcome' or 'auto' for a numeric outcome"):
         ClassTransformation(method="class").fit(x, w, y)
     with pytest.raises(ParameterError, match="method must be one of"):
@@ -197,7 +202,7 @@ def test_bad_inputs_are_refused_with_one_clear_error():
         ClassTransformation(KNeighborsClassifier(), method="class").fit(x, w_unequal, binary)
     with pytest.raises(ParameterError, match="propensity"):
         XLearner(propensity=1.5).fit(x, w, y)
-    with pytest.raises(ParameterError, match="a regressor for the imputed effects"):
+    with pytest.raises(ParameterError, match="effect_estimator must be a regressor for the imp"):
         XLearner(LinearRegression(), LogisticRegression()).fit(x, w, y)
 
 
