@@ -29,13 +29,17 @@ so that
     uplift      = pi (1 - p_control) - s p_control
     E[revenue | treated] = (1 - s) E[revenue | control] + pi (1 - p_control) p_gg / nu
 
-The dead are never persuaded (*lost causes*); customers who buy often buy anyway and gain at
-most the little that annoyance takes away (*sure things*, or *sleeping dogs* when the loss
-wins); persuasion peaks for alive customers whose rhythm is lapsing, ``r`` near
-``peak_weeks`` (*persuadables*), and fades for those gone quiet long ago. The effect is
-therefore not monotone in churn risk: the riskiest customers are mostly dead, the safest mostly
-sure things. A persuaded customer is worth their own planted spend ``p_gg / nu``, so who is
-worth persuading depends on value as well.
+The dead are never persuaded (*lost causes*). Customers who buy often would buy anyway: there
+is little left for persuasion to win, and annoyance can lose a whole window of their orders
+(*sure things*, *sleeping dogs* when the loss wins). Persuasion peaks for alive customers whose
+rhythm is lapsing, ``r`` near ``peak_weeks`` (*persuadables*), and fades for those quiet for
+long. The effect is therefore not monotone in churn risk: the riskiest customers are mostly
+dead; the safest are frequent buyers and one-time buyers (whom BG/NBD counts as alive for
+sure). A persuaded customer is worth their own planted spend ``p_gg / nu``, so who is worth
+persuading depends on value as well.
+
+The world's ``end`` is read back from its truth (a customer's signup plus ``weeks_observed``),
+and ``r`` from the time of each customer's last transaction.
 """
 
 from __future__ import annotations
