@@ -125,11 +125,13 @@ def customer_features(transactions: pd.DataFrame, *, cutoff: object = None,
 
 def value_estimates(transactions: pd.DataFrame, *, cutoff: object = None, months: int = 12,
                     discount_rate: float = 0.01) -> pd.DataFrame:
-    """Churn risk and CLV per customer from BG/NBD + Gamma-Gamma, for the persona cards.
+    """Churn risk, CLV and order value per customer from BG/NBD + Gamma-Gamma.
 
-    ``churn`` is 1 - P(alive) at ``cutoff`` (default the last transaction's day) and ``clv``
-    the discounted expected spend over ``months`` (:func:`retaillab.clv.customer_lifetime_value`),
-    both fitted by maximum likelihood on the history up to the cut-off, in weeks. A persona card
+    ``churn`` is 1 - P(alive) at ``cutoff`` (default the last transaction's day), ``clv`` the
+    discounted expected spend over ``months`` (:func:`retaillab.clv.customer_lifetime_value`)
+    and ``order_value`` Gamma-Gamma's expected spend per order, all fitted by maximum likelihood
+    on the history up to the cut-off, in weeks. ``order_value`` values a one-off conversion (a
+    win-back order), ``clv`` a customer whose retention the offer changes. A persona card
     then carries the mean of each over its segment: what the segment is worth and how many of
     it are already gone, without a labelled churn table.
     """
@@ -147,7 +149,9 @@ def value_estimates(transactions: pd.DataFrame, *, cutoff: object = None, months
                                                     summary["T"])
     value = customer_lifetime_value(purchases, spend, summary, months=months,
                                     discount_rate=discount_rate, unit="W")
-    out = pd.DataFrame({"churn": 1.0 - alive, "clv": np.asarray(value, dtype=float)},
+    out = pd.DataFrame({"churn": 1.0 - alive, "clv": np.asarray(value, dtype=float),
+                        "order_value": np.asarray(
+                            spend.conditional_expected_average_profit(summary), dtype=float)},
                        index=summary.index)
     out.index.name = C.customer
     return out

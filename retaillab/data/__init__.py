@@ -13,14 +13,16 @@ from typing import TYPE_CHECKING
 from retaillab.data.dataset import Dataset
 from retaillab.data.schema import COLUMNS, Columns
 
+# imported at once (numpy and pandas only): a lazy name equal to its module's name would be
+# replaced by the module as soon as anything imported it
+from retaillab.data.synthetic_campaign import SyntheticCampaign, synthetic_campaign
+
 _LAZY = {
     "load": "sources",
     "available": "builtin",
     "synthetic": "synthetic_world",
     "SyntheticParams": "synthetic_world",
     "SyntheticTruth": "synthetic_world",
-    "synthetic_campaign": "synthetic_campaign",
-    "SyntheticCampaign": "synthetic_campaign",
     "read_interactions": "user",
     "read_transactions": "user",
     "read_customers": "user",
@@ -45,7 +47,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from retaillab.data.fingerprinting import fingerprint, fingerprints
     from retaillab.data.sources import load
     from retaillab.data.splits import kfold, split
-    from retaillab.data.synthetic_campaign import SyntheticCampaign, synthetic_campaign
     from retaillab.data.synthetic_world import SyntheticParams, SyntheticTruth, synthetic
     from retaillab.data.user import (
         read_customers,

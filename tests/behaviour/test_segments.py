@@ -191,6 +191,9 @@ def test_value_estimates_put_the_dead_at_risk_and_the_big_spenders_at_value(worl
     assert roc_auc_score(~truth["alive"], found["churn"]) > 0.7
     planted = truth["alive"] * truth["lambda"] * world.truth.params.p_gg / truth["nu"]
     assert spearmanr(found["clv"], planted).statistic > 0.5
+    # order value ranks like the planted mean order value p / nu (Gamma-Gamma's own law)
+    spend = world.truth.params.p_gg / truth["nu"]
+    assert spearmanr(found["order_value"], spend).statistic > 0.5
     cards = sg.personas(fitted, features, world.transactions, churn=found["churn"],
                         clv=found["clv"])
     by_hand = found["clv"].groupby(fitted.labels).mean()
