@@ -380,7 +380,7 @@ class XLearner(_Uplift):
 
 
 def out_of_fold(model: Any, X: Any, treatment: object, y: object, *, n_splits: int = 5,
-                seed: int = 0) -> np.ndarray:
+                seed: int = 0, threads: int | None = 1) -> np.ndarray:
     """Each customer's uplift predicted by a clone of ``model`` fitted without them.
 
     Scores to evaluate a model on the campaign it learned from: in-sample predictions follow
@@ -388,9 +388,12 @@ def out_of_fold(model: Any, X: Any, treatment: object, y: object, *, n_splits: i
     synthetic campaign a T-learner's in-sample AUUC exceeded the true uplift's own). Folds are
     ``StratifiedKFold(n_splits, shuffle=True, random_state=seed)`` over the arm (and, for a
     0/1 outcome, the arm x outcome cells), so every training fold holds both arms.
+    ``threads`` caps OpenMP threads during the fits (``None``: no cap): on a shared 2-core
+    machine gradient boosting ran one fit in 0.5 s on one thread and 4.7 s on all.
     """
     from sklearn.base import clone
     from sklearn.model_selection import StratifiedKFold
+    from threadpoolctl import threadpool_limits
 
     if not isinstance(model, _Uplift):
         raise ParameterError("model", "a retaillab.uplift model (TwoModel, ...)", model)
@@ -401,9 +404,10 @@ def out_of_fold(model: Any, X: Any, treatment: object, y: object, *, n_splits: i
     cells = w.astype(np.int64) * 2 + (values.astype(np.int64) if kind == BINARY else 0)
     folds = StratifiedKFold(splits, shuffle=True, random_state=_checks.seed(seed))
     out = np.empty(n)
-    for train, test in folds.split(np.zeros(n), cells):
-        fitted = clone(model).fit(_take(X, _mask(train, n)), w[train], values[train])
-        out[test] = fitted.predict(_take(X, _mask(test, n)))
+    with threadpool_limits(limits=threads, user_api="openmp"):
+        for train, test in folds.split(np.zeros(n), cells):
+            fitted = clone(model).fit(_take(X, _mask(train, n)), w[train], values[train])
+            out[test] = fitted.predict(_take(X, _mask(test, n)))
     return out
 
 
