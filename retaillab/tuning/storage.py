@@ -97,7 +97,8 @@ def open_storage(url: str, *, heartbeat_seconds: int | None = HEARTBEAT_SECONDS,
     ``heartbeat_seconds`` (None: no heartbeat) and ``grace_seconds`` apply to database
     storages only (Optuna's ``heartbeat_interval`` and ``grace_period``); a journal file has
     no heartbeat. Processes opening a new database at once may race to create Optuna's
-    tables: the loser tries once more, when they exist.
+    tables: on PostgreSQL they take turns (a lock in the database), elsewhere the loser tries
+    once more, when the tables exist.
 
     Raises
     ------
@@ -133,7 +134,8 @@ def open_storage(url: str, *, heartbeat_seconds: int | None = HEARTBEAT_SECONDS,
                             source=describe(url), fix="set it in the tuning spec, e.g. 10")
     for attempt in (1, 2):
         try:
-            with warnings.catch_warnings():  # heartbeat_interval is "experimental" in Optuna
+            with warnings.catch_warnings(), _schema_lock(url):
+                # heartbeat_interval is "experimental" in Optuna
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return optuna.storages.RDBStorage(
                     database_url(url), heartbeat_interval=heartbeat_seconds,
@@ -145,6 +147,30 @@ def open_storage(url: str, *, heartbeat_seconds: int | None = HEARTBEAT_SECONDS,
             raise DataError(f"cannot open the Optuna storage: {type(exc).__name__}: {cause}",
                             source=describe(url), fix=fix) from None
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextlib.contextmanager
+def _schema_lock(url: str) -> Iterator[None]:
+    """On PostgreSQL, hold a lock in the database while Optuna creates or checks its tables
+    (processes opening a new database at once would collide); elsewhere nothing."""
+    if not url.startswith(("postgresql:", "postgresql+")):
+        yield
+        return
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(database_url(url), poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as connection, connection.begin():
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": _lock_key("retaillab optuna schema")})
+            yield
+    finally:
+        engine.dispose()
+
+
+def _lock_key(text: str) -> int:
+    """A PostgreSQL advisory lock key for ``text``: its SHA-256's first 8 bytes, signed."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
 
 
 def _lost_creation_race(exc: BaseException) -> bool:
@@ -190,8 +216,7 @@ def study_lock(storage: Any, study: str) -> Iterator[bool]:
         return
     import sqlalchemy
 
-    digest = hashlib.sha256(f"retaillab study\n{study}".encode()).digest()
-    key = int.from_bytes(digest[:8], "big", signed=True)
     with engine.connect() as connection, connection.begin():
-        connection.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        connection.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"),
+                           {"key": _lock_key(f"retaillab study\n{study}")})
         yield True
