@@ -183,6 +183,8 @@ class _SurvivalChurn(BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Columns ``[P(purchase by the horizon), S(horizon)]``, as a classifier's."""
+        if not hasattr(self, "model_"):
+            raise NotFittedError(self)
         stay = self.predict_survival(X, [self.horizon_])[:, 0]
         return np.column_stack([1.0 - stay, stay])
 

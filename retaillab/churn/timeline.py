@@ -546,7 +546,7 @@ def _score_all(past: pd.DataFrame, specs: dict[str, dict[str, Any]], cut: Cutoff
                 fit_seconds = time.perf_counter() - start
                 bar.stage(name, "scoring")
                 start = time.perf_counter()
-                score, marker = _score_trained(kind, model, features, days)
+                score, marker = _score_trained(kind, model, features, h, days)
             timings[name] = {"fit_seconds": fit_seconds,
                              "score_seconds": time.perf_counter() - start}
             scores[name] = np.asarray(score, dtype="float64")
@@ -598,13 +598,16 @@ def _score_btyd(name: str, model: Any, summary: pd.DataFrame, h: int,
     return score, marker
 
 
-def _score_trained(kind: str, model: Any, features: pd.DataFrame, days: tuple[int, ...]
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    score = model.predict_proba(features)[:, 1]
-    if kind == "survival" and days:
+def _score_trained(kind: str, model: Any, features: pd.DataFrame, h: int,
+                   days: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """A classifier's churn probability (and ``1 -`` it as every day's marker); a survival
+    model's ``S(h)`` and ``1 - S(t)`` from one evaluation of its curves."""
+    if kind == "survival":
         from retaillab.churn.survival import survival_at
 
-        return score, 1.0 - survival_at(model, features, list(days))
+        curves = survival_at(model, features, [h, *days])
+        return curves[:, 0], 1.0 - curves[:, 1:]
+    score = model.predict_proba(features)[:, 1]
     return score, np.repeat((1.0 - score)[:, np.newaxis], len(days), axis=1)
 
 
