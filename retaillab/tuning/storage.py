@@ -28,8 +28,9 @@ from typing import Any
 
 from retaillab.errors import DataError
 
-__all__ = ["GRACE_SECONDS", "HEARTBEAT_SECONDS", "database_url", "default_storage", "describe",
-           "heartbeat", "journal_path", "open_storage", "study_lock"]
+__all__ = ["GRACE_SECONDS", "HEARTBEAT_SECONDS", "database_engine", "database_url",
+           "default_storage", "describe", "heartbeat", "journal_path", "open_storage",
+           "study_lock"]
 
 JOURNAL_SUFFIXES = (".journal", ".log")
 #: seconds between two heartbeats of a running trial, on a database storage
@@ -192,7 +193,7 @@ def heartbeat(storage: Any) -> tuple[int, int] | None:
     return int(interval), int(grace if grace is not None else 2 * interval)
 
 
-def _engine(storage: Any) -> Any:
+def database_engine(storage: Any) -> Any:
     """The SQLAlchemy engine of a database storage (or a study's), else None."""
     storage = getattr(storage, "_storage", storage)
     backend = getattr(storage, "_backend", storage)
@@ -210,7 +211,7 @@ def study_lock(storage: Any, study: str) -> Iterator[bool]:
     storage nothing is held (callers add the host's file lock, see
     :func:`retaillab.tuning.trials.budget_lock`).
     """
-    engine = _engine(storage)
+    engine = database_engine(storage)
     if engine is None or engine.dialect.name != "postgresql":
         yield False
         return

@@ -135,6 +135,7 @@ def tune(spec: TuneSpec, *, workers: int = 1, n_trials: int | None = None,
                                    fixed_params(spec)[1], spec.seed)
             run_trials(spec, optuna_storage, parent, spec.n_trials, seed=seed, lock=lock,
                        attempts=remaining, problem=problem, timeout=spec.timeout)
+            fail_stale_trials(study, parent)  # one a dead process left while we ran
         elif remaining > 0:
             from retaillab.tuning.workers import launch
 

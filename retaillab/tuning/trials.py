@@ -51,7 +51,7 @@ from retaillab import owners, tracking
 from retaillab.tuning.objectives import Problem, make_problem
 from retaillab.tuning.spaces import resolve_space, suggest
 from retaillab.tuning.spec import TuneSpec
-from retaillab.tuning.storage import heartbeat, study_lock
+from retaillab.tuning.storage import database_engine, heartbeat, study_lock
 
 log = logging.getLogger(__name__)
 
@@ -175,11 +175,21 @@ def run_trials(spec: TuneSpec, storage: Any, parent: tracking.Run, n_trials: int
                 told = _tell(study, trial, TrialState.FAIL, error=exc)
             except BaseException as exc:  # an interrupt or a bug: the trial ends FAIL
                 _tell(study, trial, TrialState.FAIL, error=exc)
+                # one landing after the child run ended FINISHED: the run follows the trial
+                with _signals_held():
+                    for run_id in runs:
+                        _end_run(run_id, "KILLED" if isinstance(exc, KeyboardInterrupt)
+                                 else "FAILED", f"{type(exc).__name__} after the run ended, "
+                                                "before the study recorded its trial")
                 raise
             else:
-                # a NaN ends it FAIL, as in study.optimize
+                # a NaN ends it FAIL, as in study.optimize, and its run FAILED
                 error = ValueError("the objective returned NaN") if math.isnan(value) else None
                 told = _tell(study, trial, None, value, error=error)
+                if told and error is not None:
+                    for run_id in runs:
+                        _end_run(run_id, "FAILED", "its trial failed: the objective "
+                                                   "returned NaN")
         if not told:
             _dropped(study, trial, runs)
     return ran
@@ -417,14 +427,35 @@ def _fail_silent(study: Any, grace: int) -> list[Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
-    for trial in running:  # died before its first heartbeat: Optuna never counts it stale
-        if ATTR_OWNER not in trial.user_attrs and _age(trial) > grace:
+    # died before its first heartbeat: Optuna never counts such a trial stale
+    unowned = [t for t in running if ATTR_OWNER not in t.user_attrs and _age(t) > grace]
+    beating = _with_heartbeat(study, [t._trial_id for t in unowned]) if unowned else set()
+    for trial in unowned:
+        if trial._trial_id not in beating:  # (one of plain Optuna's beats, owner or not)
             with contextlib.suppress(UpdateFinishedTrialError):
                 study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
     now = {t.number: t for t in study.get_trials(deepcopy=False)}
     return [now[t.number] for t in running if now[t.number].state == TrialState.FAIL
             and ATTR_ERROR not in now[t.number].user_attrs
             and ATTR_OVER_BUDGET not in now[t.number].user_attrs]
+
+
+def _with_heartbeat(study: Any, trial_ids: list[int]) -> set[int]:
+    """Which of ``trial_ids`` have a heartbeat recorded (Optuna's ``trial_heartbeats`` table);
+    all of them when that cannot be read (then none is failed for lack of one)."""
+    engine = database_engine(study)
+    if engine is None:
+        return set(trial_ids)
+    import sqlalchemy
+
+    query = sqlalchemy.text("SELECT trial_id FROM trial_heartbeats WHERE trial_id IN :ids")
+    query = query.bindparams(sqlalchemy.bindparam("ids", expanding=True))
+    try:
+        with engine.connect() as connection:
+            return {row[0] for row in connection.execute(query, {"ids": list(trial_ids)})}
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        log.warning("cannot read the heartbeats of trials %s: %s", trial_ids, exc)
+        return set(trial_ids)
 
 
 def _age(trial: Any) -> float:

@@ -80,7 +80,8 @@ def test_silent_trials_fail_with_their_runs_and_beating_ones_stay(pg_store, optu
     """Which RUNNING trials are stale is the heartbeat's call alone: a trial on another
     machine whose heartbeat is an hour old fails (its child run FAILED, also one already
     ended FINISHED); one whose process on this host has exited, but whose heartbeat is fresh,
-    stays; a trial that never named an owner fails once older than the grace period."""
+    stays; a trial that never named an owner and has no heartbeat fails once older than the
+    grace period (one with a heartbeat, plain Optuna's, is left to the heartbeat)."""
     storage = open_storage(optuna_db)  # 10 s heartbeat, 30 s grace
     study = optuna.create_study(study_name="stale", storage=storage)
     parent = tracking.create_run(tracking.experiment_id("stale"), run_name="study stale")
@@ -108,19 +109,21 @@ def test_silent_trials_fail_with_their_runs_and_beating_ones_stay(pg_store, optu
     ended, ended_run = trial(_owner_elsewhere(), run_status="FINISHED")
     unnamed, unnamed_run = trial(None, beat=False, record_run=False)  # died while set up
     young, _ = trial(None, beat=False, run_status=None)  # being set up right now
+    plain, _ = trial(None, run_status=None)  # plain Optuna's: no owner, but a heartbeat
     an_hour_ago = datetime.now() - timedelta(hours=1)
     for t in (silent, ended):
         _sql(optuna_db, "UPDATE trial_heartbeats SET heartbeat = now() - interval '1 hour' "
                         "WHERE trial_id = %s", t._trial_id)
-    _sql(optuna_db, "UPDATE trials SET datetime_start = %s WHERE trial_id = %s", an_hour_ago,
-         unnamed._trial_id)
+    for t in (unnamed, plain):
+        _sql(optuna_db, "UPDATE trials SET datetime_start = %s WHERE trial_id = %s",
+             an_hour_ago, t._trial_id)
 
     assert fail_stale_trials(study, parent) == [silent.number, ended.number, unnamed.number]
 
     states = {t.number: t.state for t in study.get_trials()}
     assert states == {silent.number: TrialState.FAIL, beating.number: TrialState.RUNNING,
                       ended.number: TrialState.FAIL, unnamed.number: TrialState.FAIL,
-                      young.number: TrialState.RUNNING}
+                      young.number: TrialState.RUNNING, plain.number: TrialState.RUNNING}
     client = tracking.client()
     for run_id in (silent_run, ended_run, unnamed_run):
         run = client.get_run(run_id)
