@@ -19,8 +19,8 @@ How a dead process is told (:func:`fail_stale_trials`) depends on the storage:
   ``heartbeat_seconds``; a RUNNING trial whose last heartbeat is more than ``grace_seconds``
   old is failed by the next process that looks (every trial start looks), whichever machine
   it runs on, and its MLflow child run ends FAILED. A running trial holds its slot until then.
-  A trial that names no owner yet (its process died within milliseconds of creating it,
-  before its first heartbeat) is failed once it is ``grace_seconds`` old.
+  A trial that names no owner and has no heartbeat (its process died within milliseconds
+  of creating it) is failed once it is ``grace_seconds`` old.
 - a journal file (one host, no heartbeat): the process named by the trial's owner (host,
   boot, pid, start time) no longer exists; the trial fails and its child run ends KILLED.
 
@@ -368,9 +368,9 @@ def fail_stale_trials(study: Any, parent: tracking.Run | None = None) -> list[in
     numbers.
 
     On a storage with heartbeats: trials whose last heartbeat is more than the grace period
-    old (Optuna's ``fail_stale_trials``, any host), and trials that never named an owner and
-    are older than that (their process died before its first heartbeat); their child runs
-    end FAILED. On a journal file: trials whose owner process on this host no longer exists
+    old (Optuna's ``fail_stale_trials``, any host), and trials older than that with neither
+    an owner nor a heartbeat (their process died before its first heartbeat); their child
+    runs end FAILED. On a journal file: trials whose owner process on this host no longer exists
     (trials of other hosts are left alone); their child runs end KILLED.
 
     A child run is found by the run id the trial recorded, or, for a process killed between
