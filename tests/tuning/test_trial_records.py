@@ -35,7 +35,7 @@ def _statuses(name: str) -> dict[int, str]:
     return {int(c.data.tags[TAG_TRIAL]): c.info.status for c in children}
 
 
-@pytest.mark.filterwarnings("ignore:Trial 0 failed:UserWarning")  # Optuna's word on the NaN
+@pytest.mark.filterwarnings("ignore:The value nan is not acceptable:UserWarning")
 def test_a_nan_score_fails_the_trial_and_its_run(store):
     url, spec, study, problem, parent = _setup(store, "nan", [math.nan, 0.9, 0.8])
     ran = run_trials(spec, open_storage(url), parent, 2, seed=0, problem=problem,
