@@ -150,7 +150,10 @@ def postgres() -> Iterator[str]:
         except KeyError:
             pytest.skip(f"running as root without a {SERVER_USER!r} user to run initdb as")
     # not under pytest's tmp_path: its folders are private to root, the server user must enter
-    folder = Path(tempfile.mkdtemp(prefix="retaillab-pg-"))
+    base = tempfile.gettempdir()
+    if os.geteuid() == 0 and not os.stat(base).st_mode & 0o001:  # not searchable by others
+        base = "/tmp"
+    folder = Path(tempfile.mkdtemp(prefix="retaillab-pg-", dir=base))
     if os.geteuid() == 0:
         shutil.chown(folder, SERVER_USER, SERVER_USER)
     server = Server(initdb.parent, folder)
