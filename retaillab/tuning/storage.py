@@ -145,6 +145,8 @@ def open_storage(url: str, *, heartbeat_seconds: int | None = HEARTBEAT_SECONDS,
             if attempt == 1 and _lost_creation_race(exc):
                 continue
             cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if isinstance(exc, ImportError):  # no driver for the database
+                fix = "install the database's driver (PostgreSQL: pip install -e '.[postgres]')"
             raise DataError(f"cannot open the Optuna storage: {type(exc).__name__}: {cause}",
                             source=describe(url), fix=fix) from None
     raise AssertionError("unreachable")  # pragma: no cover
