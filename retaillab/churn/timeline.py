@@ -616,8 +616,8 @@ def _score_trained(kind: str, model: Any, features: pd.DataFrame, h: int,
 class _Ranked:
     """A score sorted once (descending, stable) and its blocks of tied scores.
 
-    Weights are held customers x resamples (one column per resample), so gathering customers
-    and summing along the ranking touch contiguous rows.
+    Weights are held resamples x customers, one row per resample: sums along the ranking run
+    along contiguous rows (``np.take`` gathers the customers in ranked order).
     """
 
     def __init__(self, score: np.ndarray) -> None:
@@ -628,40 +628,43 @@ class _Ranked:
         self.ends = np.r_[np.flatnonzero(new)[1:], ranked.size] - 1
         self.tied = self.ends.size < ranked.size
 
+    def gather(self, w: np.ndarray) -> np.ndarray:
+        return np.take(w, self.order, axis=1)
+
     def cumulative(self, ranked_w: np.ndarray, values: np.ndarray | None = None
                    ) -> np.ndarray:
-        """Per tie block (rows, by falling score) and resample: the sum of the weights (times
-        ``values``, in customer order) through that block."""
-        part = ranked_w if values is None else ranked_w * values[self.order, np.newaxis].astype(
+        """Per resample and tie block (by falling score): the sum of the weights (times
+        ``values``, given in customer order) through that block."""
+        part = ranked_w if values is None else ranked_w * values[self.order].astype(
             ranked_w.dtype)
-        out = np.cumsum(part, axis=0)
-        return out[self.ends] if self.tied else out
+        out = np.cumsum(part, axis=1)
+        return np.take(out, self.ends, axis=1) if self.tied else out
 
 
 def _per_block(cumulative: np.ndarray) -> np.ndarray:
     out = np.empty_like(cumulative)
-    out[0] = cumulative[0]
-    np.subtract(cumulative[1:], cumulative[:-1], out=out[1:])
+    out[:, 0] = cumulative[:, 0]
+    np.subtract(cumulative[:, 1:], cumulative[:, :-1], out=out[:, 1:])
     return out
 
 
 def _above(a: np.ndarray, cum_b: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairs ``(i in A, j in B)`` with ``i`` scored above ``j``, ties half, from per-block
     weights: ``sum_k a_k (B after k + b_k / 2)``."""
-    return (a * (cum_b[-1] - cum_b + 0.5 * b)).sum(axis=0, dtype="float64")
+    return (a * (cum_b[:, -1:] - cum_b + 0.5 * b)).sum(axis=1, dtype="float64")
 
 
 def _top(cum_pos: np.ndarray, cum_total: np.ndarray, pos: np.ndarray, total: np.ndarray,
          q: float) -> tuple[np.ndarray, np.ndarray]:
     """Expected churners among the top ``k = ceil(q n)`` customers (ties shared) and ``k``."""
-    n = cum_total[-1].astype("float64")
+    n = cum_total[:, -1].astype("float64")
     k = np.maximum(1.0, np.ceil(q * n - 1e-9))
-    j = np.minimum((cum_total < (k - 1e-9).astype(cum_total.dtype)).sum(axis=0),
-                   len(cum_total) - 1)
-    cols = np.arange(k.size)
-    before = cum_total[j, cols].astype("float64") - total[j, cols]
-    churn_before = cum_pos[j, cols].astype("float64") - pos[j, cols]
-    return churn_before + (k - before) * pos[j, cols] / total[j, cols], k
+    j = np.minimum((cum_total < (k - 1e-9).astype(cum_total.dtype)[:, None]).sum(axis=1),
+                   cum_total.shape[1] - 1)
+    rows = np.arange(k.size)
+    before = cum_total[rows, j].astype("float64") - total[rows, j]
+    churn_before = cum_pos[rows, j].astype("float64") - pos[rows, j]
+    return churn_before + (k - before) * pos[rows, j] / total[rows, j], k
 
 
 class _Concordance:
@@ -685,7 +688,7 @@ class _Concordance:
         self.key = np.full(event.size, -1, dtype=np.int64)
         if self.events.size:
             self.key[self.events] = np.unique(days[self.events], return_inverse=True)[1]
-        self.n_keys = int(self.key.max()) + 1
+        self.n_keys = max(int(self.key.max()) + 1, 1)
         by = self.events[np.argsort(self.key[self.events], kind="stable")]
         self.by_key = by
         self.key_starts = np.flatnonzero(np.r_[True, np.diff(self.key[by]) != 0]) \
@@ -694,20 +697,21 @@ class _Concordance:
 
     @staticmethod
     def _later(hist: np.ndarray) -> np.ndarray:
-        """``out[k]`` = weight of keys strictly above ``k`` (rows are keys)."""
-        return np.cumsum(hist[::-1], axis=0)[::-1] - hist
+        """``out[:, k]`` = weight of keys strictly above ``k``."""
+        return np.cumsum(hist[:, ::-1], axis=1)[:, ::-1] - hist
 
     def buyer_pairs(self, w: np.ndarray) -> np.ndarray:
         """Comparable pairs of buyers: ``i`` bought strictly before ``j``."""
         if self.events.size == 0:
-            return np.zeros(w.shape[1])
-        hist = np.zeros((self.n_keys, w.shape[1]), dtype=w.dtype)
-        hist[self.key_values] = np.add.reduceat(w[self.by_key], self.key_starts, axis=0)
-        return (hist * self._later(hist)).sum(axis=0, dtype="float64")
+            return np.zeros(w.shape[0])
+        hist = np.zeros((w.shape[0], self.n_keys), dtype=w.dtype)
+        hist[:, self.key_values] = np.add.reduceat(np.take(w, self.by_key, axis=1),
+                                                   self.key_starts, axis=1)
+        return (hist * self._later(hist)).sum(axis=1, dtype="float64")
 
-    def plan(self, ranked: _Ranked) -> list[tuple]:
-        """The buyers in rising risk (falling churn score), in blocks of whole tie blocks of
-        at most :data:`_CHUNK` customers (or one larger tie block)."""
+    def plan(self, ranked: _Ranked) -> tuple[np.ndarray, list[tuple]]:
+        """The buyers in rising risk (falling churn score), and their blocks: whole tie blocks
+        of at most :data:`_CHUNK` customers together (or one larger tie block alone)."""
         position = np.empty(ranked.order.size, dtype=np.int64)
         position[ranked.order] = np.arange(ranked.order.size)
         buyers = self.events[np.argsort(position[self.events], kind="stable")]
@@ -722,45 +726,55 @@ class _Concordance:
                 while j < sizes.size and end + sizes[j] - start <= _CHUNK:
                     end += sizes[j]
                     j += 1
-            members = buyers[start:end]
-            key, b = self.key[members], block[start:end]
+            key, b = self.key[buyers[start:end]], block[start:end]
             pairs = None
             if sizes[i] <= _CHUNK:  # else one large block of tied scores: all pairs half
-                # risk rises along the order: a later tie block has the higher risk
+                # risk rises along the order: a later tie block has the higher risk;
+                # pairs[j, i]: i bought before j and has the higher risk (ties: half)
                 half = np.where(b[:, None] > b[None, :], 1.0,
                                 np.where(b[:, None] == b[None, :], 0.5, 0.0))
-                pairs = ((key[None, :] > key[:, None]) * half).astype(np.float32)
+                pairs = ((key[None, :] > key[:, None]) * half).T.astype(np.float32)
             by = np.argsort(key, kind="stable")
             starts = np.flatnonzero(np.r_[True, np.diff(key[by]) != 0])
-            plan.append((members, pairs, members[by], starts, key[by][starts], key))
+            plan.append((start, end, pairs, by, starts, key[by][starts], key))
             start, i = end, j
-        return plan
+        return buyers, plan
 
-    def buyer_concordant(self, w: np.ndarray, plan: list[tuple]) -> np.ndarray:
+    def buyer_concordant(self, w: np.ndarray, plan: tuple[np.ndarray, list[tuple]]
+                         ) -> np.ndarray:
         """Concordant pairs of buyers (ties half)."""
-        seen = np.zeros((max(self.n_keys, 1), w.shape[1]), dtype=w.dtype)
-        total = np.zeros(w.shape[1])
-        for members, pairs, by_key, starts, keys, key in plan:
-            part = w[members]
+        buyers, blocks = plan
+        ordered = np.take(w, buyers, axis=1)  # once: each block is then a slice
+        seen = np.zeros((w.shape[0], self.n_keys), dtype=w.dtype)
+        total = np.zeros(w.shape[0])
+        for start, end, pairs, by, starts, keys, key in blocks:
+            part = ordered[:, start:end]
             # with every buyer of lower risk seen so far
-            total += (part * self._later(seen)[key]).sum(axis=0, dtype="float64")
-            added = np.add.reduceat(w[by_key], starts, axis=0)
+            total += (part * self._later(seen)[:, key]).sum(axis=1, dtype="float64")
+            added = np.add.reduceat(np.take(part, by, axis=1), starts, axis=1)
             if pairs is None:
                 hist = np.zeros_like(seen)
-                hist[keys] = added
-                total += 0.5 * (part * self._later(hist)[key]).sum(axis=0, dtype="float64")
+                hist[:, keys] = added
+                total += 0.5 * (part * self._later(hist)[:, key]).sum(axis=1, dtype="float64")
             else:
-                total += ((pairs.astype(w.dtype) @ part) * part).sum(axis=0, dtype="float64")
-            seen[keys] += added
+                total += ((part @ pairs.astype(w.dtype)) * part).sum(axis=1, dtype="float64")
+            seen[:, keys] += added
         return total
 
 
+def _same_ranking(marker: np.ndarray, score: np.ndarray) -> bool:
+    """Whether ``marker`` orders customers exactly as ``-score`` does, ties included (a
+    Cox model's risk of a purchase by any day is a rising function of its linear score)."""
+    return bool(np.array_equal(np.unique(marker, return_inverse=True)[1],
+                               np.unique(-score, return_inverse=True)[1]))
+
+
 class _Metrics:
-    """Every metric of one model, for many resamples (columns of customer weights) at once."""
+    """Every metric of one model, for many resamples (rows of customer weights) at once."""
 
     def __init__(self, y: np.ndarray, score: np.ndarray, marker: np.ndarray,
                  event: np.ndarray, days: np.ndarray, td_days: tuple[int, ...],
-                 concordance: _Concordance, constant_marker: bool) -> None:
+                 concordance: _Concordance) -> None:
         from retaillab.churn.metrics import _bins
 
         self.y = y.astype("float64")
@@ -769,9 +783,9 @@ class _Metrics:
         p = np.clip(score, eps, 1 - eps)
         onehot = np.eye(ECE_BINS)[_bins(score, ECE_BINS)]
         # per customer: squared error, log loss, and per probability bin score and label
-        self.basis = np.ascontiguousarray(np.column_stack([
+        self.basis = np.column_stack([
             (score - self.y) ** 2, -(self.y * np.log(p) + (1 - self.y) * np.log1p(-p)),
-            onehot * score[:, None], onehot * self.y[:, None]]).T)
+            onehot * score[:, None], onehot * self.y[:, None]])
         self.basis32 = self.basis.astype(np.float32)
         self.concordance = concordance
         # the risk of buying is the opposite of the churn score: the ranked order (falling
@@ -780,27 +794,28 @@ class _Metrics:
         self.td = []
         for i, t in enumerate(td_days):
             case = (event & (days <= t)).astype("float64")
-            # a marker that is 1 - score ranks as the score does, cases below controls
-            ranked = None if constant_marker else _Ranked(marker[:, i])
+            # a marker ranked as 1 - score (a classifier's, a Cox model's) reuses the score's
+            # ranking, with the cases below the controls
+            ranked = None if _same_ranking(marker[:, i], score) else _Ranked(marker[:, i])
             self.td.append((f"td_auc_{t}d", ranked, case))
 
     def __call__(self, w: np.ndarray, buyer_pairs: np.ndarray) -> dict[str, np.ndarray]:
-        ranked_w = w[self.ranked.order]
+        ranked_w = self.ranked.gather(w)
         cum_total = self.ranked.cumulative(ranked_w)
         cum_pos = self.ranked.cumulative(ranked_w, self.y)
         total, pos = _per_block(cum_total), _per_block(cum_pos)
-        n, churners = cum_total[-1].astype("float64"), cum_pos[-1].astype("float64")
+        n, churners = cum_total[:, -1].astype("float64"), cum_pos[:, -1].astype("float64")
         buyers = n - churners
         pairs = _above(pos, cum_total - cum_pos, total - pos)  # churner above buyer
-        sums = (self.basis32 if w.dtype == np.float32 else self.basis) @ w
-        sums = sums.astype("float64")
+        sums = (w @ (self.basis32 if w.dtype == np.float32 else self.basis)).astype("float64")
         out: dict[str, np.ndarray] = {}
         with np.errstate(invalid="ignore", divide="ignore"):
             out["roc_auc"] = pairs / (churners * buyers)
             out["pr_auc"] = (pos * cum_pos / np.maximum(cum_total, 1e-30)).sum(
-                axis=0, dtype="float64") / churners
-            out["brier"], out["log_loss"] = sums[0] / n, sums[1] / n
-            out["ece"] = np.abs(sums[2 + ECE_BINS:] - sums[2:2 + ECE_BINS]).sum(axis=0) / n
+                axis=1, dtype="float64") / churners
+            out["brier"], out["log_loss"] = sums[:, 0] / n, sums[:, 1] / n
+            out["ece"] = np.abs(sums[:, 2 + ECE_BINS:] - sums[:, 2:2 + ECE_BINS]).sum(
+                axis=1) / n
             tops = {q: _top(cum_pos, cum_total, pos, total, q) for q in DEPTHS}
             for q, (top, k) in tops.items():
                 out[metric_name("lift", q)] = (top / k) / (churners / n)
@@ -813,20 +828,19 @@ class _Metrics:
                     cum_case = self.ranked.cumulative(ranked_w, case)
                     case_b = _per_block(cum_case)
                     found = _above(total - case_b, cum_case, case_b)
-                    cases = cum_case[-1].astype("float64")
                 else:  # cases ranked above controls by the marker
-                    again = w[td_ranked.order]
+                    again = td_ranked.gather(w)
                     cum_all = td_ranked.cumulative(again)
                     cum_case = td_ranked.cumulative(again, case)
                     case_b = _per_block(cum_case)
                     found = _above(case_b, cum_all - cum_case, _per_block(cum_all) - case_b)
-                    cases = cum_case[-1].astype("float64")
+                cases = cum_case[:, -1].astype("float64")
                 out[name] = found / (cases * (n - cases))
         return out
 
 
 def _weights(n: int, n_resamples: int, seed: int):
-    """Bootstrap counts (multinomial resamples of the customers; customers x resamples), in
+    """Bootstrap counts (multinomial resamples of the customers; resamples x customers), in
     batches, then the delete-group jackknife's weights; ``(kind, weights)`` pairs."""
     rng = np.random.default_rng(seed)
     # counts are whole numbers: float32 sums of up to 2^24 of them are exact, at half the
@@ -836,14 +850,14 @@ def _weights(n: int, n_resamples: int, seed: int):
     done = 0
     while done < n_resamples:
         b = min(batch, n_resamples - done)
-        drawn = rng.integers(0, n, size=(b, n)) * b + np.arange(b)[:, np.newaxis]
-        yield "boot", np.bincount(drawn.ravel(), minlength=n * b).reshape(n, b).astype(dtype)
+        drawn = rng.integers(0, n, size=(b, n)) + (np.arange(b) * n)[:, np.newaxis]
+        yield "boot", np.bincount(drawn.ravel(), minlength=b * n).reshape(b, n).astype(dtype)
         done += b
     groups = min(n, JACKKNIFE_GROUPS)
     member = rng.permutation(n) % groups
     for first in range(0, groups, batch):
         g = np.arange(first, min(groups, first + batch))
-        yield "jack", (member[:, np.newaxis] != g[np.newaxis, :]).astype(dtype)
+        yield "jack", (member[np.newaxis, :] != g[:, np.newaxis]).astype(dtype)
 
 
 def _evaluate(scores: pd.DataFrame, markers: dict[str, pd.DataFrame], names: list[str],
@@ -855,13 +869,9 @@ def _evaluate(scores: pd.DataFrame, markers: dict[str, pd.DataFrame], names: lis
     event = scores["bought"].to_numpy()
     days = scores["days"].to_numpy()
     concordance = _Concordance(event, days)
-    metrics = {}
-    for m in names:
-        score, marker = scores[m].to_numpy(), markers[m].to_numpy()
-        constant = bool(np.array_equal(marker, np.repeat((1.0 - score)[:, None],
-                                                          marker.shape[1], axis=1)))
-        metrics[m] = _Metrics(y, score, marker, event, days, td_days, concordance, constant)
-    ones = np.ones((len(y), 1))
+    metrics = {m: _Metrics(y, scores[m].to_numpy(), markers[m].to_numpy(), event, days,
+                           td_days, concordance) for m in names}
+    ones = np.ones((1, len(y)))
     point = {m: {k: float(v[0]) for k, v in f(ones, concordance.buyer_pairs(ones)).items()}
              for m, f in metrics.items()}
     boot: dict[str, dict[str, list]] = {m: {} for m in names}

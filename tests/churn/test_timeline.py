@@ -165,10 +165,11 @@ def test_resampled_metrics_are_the_metrics_of_the_resampled_customers(dtype):
     counts = np.column_stack([rng.multinomial(y.size, np.ones(y.size) / y.size)
                               for _ in range(3)] + [rng.random(y.size) < 0.9])
     concordance = tl._Concordance(bought, days)
-    for constant in (False, True):
+    for constant in (False, True):  # markers ranked as 1 - score take the score's ranking
         chosen = np.repeat((1 - score)[:, None], 2, axis=1) if constant else marker
-        metrics = tl._Metrics(y, score, chosen, bought, days, td, concordance, constant)
-        w = counts.astype(dtype)
+        metrics = tl._Metrics(y, score, chosen, bought, days, td, concordance)
+        assert (metrics.td[0][1] is None) == constant
+        w = counts.T.astype(dtype)
         got = metrics(w, concordance.buyer_pairs(w))
         for col in range(counts.shape[1]):
             rows = np.repeat(np.arange(y.size), counts[:, col].astype(int))
@@ -190,12 +191,12 @@ def test_resampled_metrics_are_the_metrics_of_the_resampled_customers(dtype):
 
 def test_concordance_equals_a_double_loop_with_weights():
     y, bought, days, score = _case(n=300, seed=3)
-    w = np.random.default_rng(4).integers(0, 4, size=(300, 2)).astype(float)
+    w = np.random.default_rng(4).integers(0, 4, size=(2, 300)).astype(float)
     concordance = tl._Concordance(bought, days)
-    metrics = tl._Metrics(y, score, np.zeros((300, 0)), bought, days, (), concordance, True)
+    metrics = tl._Metrics(y, score, np.zeros((300, 0)), bought, days, (), concordance)
     got = metrics(w, concordance.buyer_pairs(w))["c_index"]
-    for col in range(2):
-        assert got[col] == pytest.approx(_naive_c_index(bought, days, score, w[:, col]),
+    for row in range(2):
+        assert got[row] == pytest.approx(_naive_c_index(bought, days, score, w[row]),
                                          rel=1e-12)
 
 
@@ -212,7 +213,7 @@ def test_bca_bounds_are_scipys_on_the_same_replicates():
     assert (low, high) == pytest.approx(tuple(ref.confidence_interval), rel=1e-10)
     boot, jack = [], []
     for kind, w in tl._weights(x.size, 4000, seed=2):
-        (boot if kind == "boot" else jack).append((x @ w) / w.sum(axis=0))
+        (boot if kind == "boot" else jack).append((w @ x) / w.sum(axis=1))
     assert len(np.concatenate(jack)) == tl.JACKKNIFE_GROUPS
     low, high = tl._bca(x.mean(), np.concatenate(boot), np.concatenate(jack), 0.95)
     se = x.std(ddof=1) / np.sqrt(x.size)
