@@ -33,12 +33,14 @@ the customers: every interval is a BCa bootstrap over customers (``n_resamples``
 seeded; acceleration from a delete-group jackknife over at most :data:`JACKKNIFE_GROUPS`
 groups), and every model is scored on the *same* resamples, so the difference of two models
 has a paired bootstrap distribution. Against the best model of each metric that difference
-gets a BCa interval and a two-sided p-value (the level at which its BCa interval would just
-reach 0, so ``p < 1 - level`` exactly when the interval excludes 0; values below about
-``2 / (n_resamples + 1)`` are not resolved), Holm-corrected over every pair of models
+gets a BCa interval and a two-sided p-value ``2 Phi(-|d| / se)``, ``se`` the standard
+deviation of the paired bootstrap differences (a tail count of a thousand resamples could not
+go below Holm's threshold over 21 pairs), Holm-corrected over every pair of models
 (``family="pairs"``, the family that keeps "better" a 5% claim although the best is chosen on
 the same data) or over the best's tests only (``"best"``). "Corrected" here means Holm for
 many comparisons; the Nadeau-Bengio correction is for overlapping folds and does not apply.
+``tests/churn/test_timeline.py`` checks the bootstrap standard error of an AUC difference
+against DeLong's.
 
 The best model is the one with the best point estimate, the first listed among equals.
 """
