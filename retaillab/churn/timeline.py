@@ -237,6 +237,10 @@ class Timeline:
         metric = metric or self.metric
         if metric not in self.metrics:
             raise ParameterError("metric", "one of " + ", ".join(self.metrics), metric)
+        if len(self.models) < 2:
+            mean, low, high = self.table.loc[(self.best, metric)]
+            return (f"{self.best} alone: {metric} {mean:.3f} [{low:.3f}, {high:.3f}]; "
+                    "nothing to compare it with.")
         tests = self.tests.loc[metric]
         best = str(tests["best"].iloc[0])
         mean, low, high = self.table.loc[(best, metric)]
@@ -462,6 +466,7 @@ def _specs(models: object, model_params: object, seed: int) -> dict[str, dict[st
         raise ParameterError("model_params", "a mapping {model name: hyperparameters}",
                              model_params)
     for name, params in (model_params or {}).items():
+        _family(name)  # a misspelt name fails
         if name not in specs:
             continue  # parameters of a model not compared this time (a notebook's defaults)
         if not isinstance(params, Mapping):

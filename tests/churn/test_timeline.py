@@ -318,6 +318,7 @@ def test_refusals(orders):
         ({"models": []}, ParameterError, "models must be"),
         ({"model_params": {"logistic": {"depth": 3}}}, ParameterError, "depth"),
         ({"model_params": {"bg_nbd": {"alpha": 3}}}, ParameterError, "alpha"),
+        ({"model_params": {"rfs": {"n_estimators": 3}}}, UnknownNameError, "Did you mean"),
         ({"n_resamples": 10}, ParameterError, "n_resamples must be"),
         ({"level": 95}, ParameterError, "level must be"),
         ({"td_days": [0, 90]}, ParameterError, "td_days must be"),
@@ -332,7 +333,9 @@ def test_refusals(orders):
 
 
 def test_active_customers_only(orders):
-    found = _run(orders, models=["bg_nbd", "logistic"], active_days=120, n_resamples=50)
+    found = _run(orders, models=["logistic"], active_days=120, n_resamples=50)
+    assert found.tests.empty and found.best == "logistic"
+    assert found.verdict().startswith("logistic alone: roc_auc")
     features = churn.transaction_features(orders, CUTOFF)
     active = features.index[features["recency_days"] < 120]
     assert found.scores.index.equals(active)
