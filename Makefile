@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.retaillab-installed
 
-.PHONY: quickstart test lint bench install clean chromium postgres lab
+.PHONY: quickstart test test-heavy lint bench install clean chromium postgres lab
 
 # uv installs the same packages as pip in seconds rather than minutes (parallel downloads, no
 # per-package subprocess), compiled to bytecode as pip does (with PYTHONDONTWRITEBYTECODE set,
@@ -40,7 +40,12 @@ lint: $(STAMP)
 PYTEST_WORKERS ?= 2
 test: lint chromium postgres
 	@$(BIN)/python -m compileall -q retaillab  # read by every process even where bytecode is not written
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope -m "not heavy"
+
+# the multi-process and live-server scenarios (PostgreSQL with two "machines" and three
+# runners, a tracking server end to end, SIGTERM to a parallel run): minutes of CPU
+test-heavy: lint chromium postgres
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope -m heavy
 
 # the report test renders a page in headless Chromium; install it where apt-get can
 chromium:
