@@ -34,7 +34,7 @@ def tiny_tune_spec(folder: Path) -> Path:
 def test_the_shipped_suite_is_valid():
     suite = quickstart.load_suite(ROOT / "experiments" / "quickstart.yaml")
     assert [p.name for p in suite.runs] == [
-        "recsys_movielens.yaml", "churn_telco.yaml", "clv_cdnow.yaml",
+        "recsys_movielens.yaml", "churn_telco.yaml", "clv_cdnow.yaml", "retention_cdnow.yaml",
         "behaviour_synthetic.yaml", "segments_synthetic.yaml", "campaign_synthetic.yaml"]
     assert suite.report is not None and suite.report.suffix == ".html"
 
