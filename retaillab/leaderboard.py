@@ -27,7 +27,7 @@ HEADLINE = (r"ndcg_at_\d+", r"precision_at_\d+", r"recall_at_\d+", "roc_auc", "p
 _END = r"(?:^|_)(?:{})$"
 _HIGHER = re.compile(_END.format(
     r"(?:ndcg|precision|recall|map|mrr|hit_rate|lift|capture)_at_\d+|roc_auc|pr_auc|auc"
-    r"|accuracy|f1|r2|explained_variance|correlation|affinity_precision"))
+    r"|accuracy|f1|r2|explained_variance|correlation|affinity_precision|c_index|td_auc_\d+d"))
 _LOWER = re.compile(_END.format(r"rmse|mae|mse|mape|brier|brier_score|log_loss|loss|ece"))
 #: bounds, spreads, standard errors, counts, totals: never judged
 _NO_DIRECTION = re.compile(r"(?:_ci_low|_ci_high|_low|_high|_std|_se|_total)$"

@@ -187,6 +187,13 @@ def test_metric_direction(metric, lower):
     assert lower_is_better(metric) is lower
 
 
+def test_survival_metrics_are_higher_is_better():
+    from retaillab.leaderboard import direction
+
+    assert direction("c_index") == direction("td_auc_90d") == "higher"
+    assert direction("td_auc_90d_ci_low") is None
+
+
 @pytest.mark.parametrize("key", ["experiment", "run_id"])
 def test_the_runner_owns_the_experiment_name_and_run_id(tmp_path, key):
     path = write_spec(tmp_path, "owned", "ok.ipynb")
