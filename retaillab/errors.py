@@ -6,6 +6,7 @@ so a user never has to read a traceback from deep inside pandas.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -123,6 +124,28 @@ def check_choice(name: str, value: object, choices: Sequence[object]) -> None:
     """Raise :class:`ParameterError` unless ``value`` is one of ``choices``."""
     if value not in choices:
         raise ParameterError(name, "one of " + ", ".join(repr(c) for c in choices), value)
+
+
+def check_number(name: str, value: object, low: float = -math.inf, high: float = math.inf, *,
+           open_low: bool = False, open_high: bool = False) -> float:
+    """``value`` as a float, or :class:`ParameterError` unless it is a finite number in range
+    (``low``/``high`` closed unless ``open_low``/``open_high``)."""
+    ok = not isinstance(value, bool | np.bool_) and isinstance(
+        value, int | float | np.integer | np.floating)
+    if ok:
+        v = float(value)  # type: ignore[arg-type]
+        ok = math.isfinite(v) and (v > low if open_low else v >= low) \
+            and (v < high if open_high else v <= high)
+    if not ok:
+        left, right = "(" if open_low else "[", ")" if open_high else "]"
+        if math.isinf(low) and math.isinf(high):
+            bounds = ""
+        elif math.isinf(high):
+            bounds = f" {'>' if open_low else '>='} {low:g}"
+        else:
+            bounds = f" in {left}{low:g}, {high:g}{right}"
+        raise ParameterError(name, f"a finite number{bounds}", value)
+    return v
 
 
 def failing_rows(frame: pd.DataFrame, mask, columns: Sequence[str],

@@ -14,32 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from retaillab.errors import DataError, ParameterError, check_choice
+from retaillab.errors import DataError, ParameterError, check_choice, check_number
 
 SOURCE = "campaign"
 MISSING = ("error", "drop")
 _NUMERIC_KINDS = ("integer", "floating", "mixed-integer-float", "decimal")
 
 
-def number(name: str, value: object, low: float = -math.inf, high: float = math.inf, *,
-           open_low: bool = False, open_high: bool = False) -> float:
-    """``value`` as a float, or :class:`ParameterError` unless it is a finite number in range."""
-    ok = not isinstance(value, (bool, np.bool_)) and isinstance(
-        value, (int, float, np.integer, np.floating))
-    if ok:
-        v = float(value)  # type: ignore[arg-type]
-        ok = math.isfinite(v) and (v > low if open_low else v >= low) \
-            and (v < high if open_high else v <= high)
-    if not ok:
-        left, right = "(" if open_low else "[", ")" if open_high else "]"
-        if math.isinf(low) and math.isinf(high):
-            bounds = ""
-        elif math.isinf(high):
-            bounds = f" {'>' if open_low else '>='} {low:g}"
-        else:
-            bounds = f" in {left}{low:g}, {high:g}{right}"
-        raise ParameterError(name, f"a finite number{bounds}", value)
-    return v
+number = check_number  # one rule for every numeric argument (retaillab.errors)
 
 
 def count(name: str, value: object, low: int = 1) -> int:

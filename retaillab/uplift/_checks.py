@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from retaillab.errors import DataError, ParameterError
+from retaillab.errors import DataError, ParameterError, check_number
 
 SOURCE = "uplift"
 
@@ -92,25 +92,7 @@ def binary(name: str, data: object, n: int, *, source: str = SOURCE) -> np.ndarr
     return array
 
 
-def number(name: str, value: object, low: float = -math.inf, high: float = math.inf, *,
-           open_low: bool = False, open_high: bool = False) -> float:
-    """``value`` as a float, or :class:`ParameterError` unless a finite number in range."""
-    ok = not isinstance(value, bool | np.bool_) and isinstance(
-        value, int | float | np.integer | np.floating)
-    if ok:
-        v = float(value)  # type: ignore[arg-type]
-        ok = math.isfinite(v) and (v > low if open_low else v >= low) \
-            and (v < high if open_high else v <= high)
-    if not ok:
-        left, right = "(" if open_low else "[", ")" if open_high else "]"
-        if math.isinf(low) and math.isinf(high):
-            bounds = ""
-        elif math.isinf(high):
-            bounds = f" {'>' if open_low else '>='} {low:g}"
-        else:
-            bounds = f" in {left}{low:g}, {high:g}{right}"
-        raise ParameterError(name, f"a finite number{bounds}", value)
-    return v
+number = check_number  # one rule for every numeric argument (retaillab.errors)
 
 
 def whole(name: str, value: object, low: int = 0, high: int | None = None,
