@@ -391,8 +391,8 @@ def _dense(values: pd.Series | np.ndarray) -> np.ndarray:
     Integer values spanning at most four times their count are ranked through a bitmap (one
     pass, no hashing: 4x ``pd.factorize`` on 10M ids); anything else goes to ``pd.factorize``.
     """
-    array = np.asarray(values) if isinstance(values, np.ndarray) or not isinstance(
-        getattr(values, "dtype", None), pd.CategoricalDtype) else None
+    categorical = isinstance(getattr(values, "dtype", None), pd.CategoricalDtype)
+    array = None if categorical else np.asarray(values)
     if array is not None and array.dtype.kind in "iu" and array.size:
         low, high = int(array.min()), int(array.max())
         if high - low <= 4 * array.size:

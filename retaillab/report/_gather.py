@@ -650,8 +650,8 @@ def gather(experiment: str, run_id: str | None = None, *, metric: str | None = N
         main, lower_is_better(main) if main else False, units, unit_kind,
         provenance=_provenance(parent, experiment), studies=studies, sizes=sizes,
         calibration=calibration)
-    report.behaviour, report.behaviour_figures = _behaviour(pid)
-    report.campaign, report.campaign_figures = _behaviour(pid, CAMPAIGN)
+    report.behaviour, report.behaviour_figures = _logged(pid, BEHAVIOUR)
+    report.campaign, report.campaign_figures = _logged(pid, CAMPAIGN)
     report.paired = _paired(report)
     return report
 
@@ -660,8 +660,7 @@ def gather(experiment: str, run_id: str | None = None, *, metric: str | None = N
 BEHAVIOUR, CAMPAIGN = "behaviour", "campaign"
 
 
-def _behaviour(run_id: str, folder: str = BEHAVIOUR
-               ) -> tuple[dict[str, pd.DataFrame], dict[str, bytes]]:
+def _logged(run_id: str, folder: str) -> tuple[dict[str, pd.DataFrame], dict[str, bytes]]:
     """The tables (CSV) and figures (PNG) a notebook logged under ``folder/``."""
     client = tracking.client()
     names = sorted(f.path for f in client.list_artifacts(run_id, folder) if not f.is_dir)
