@@ -14,11 +14,29 @@ so it stays finite at any frequency.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from retaillab.clv._transaction import TransactionModel
 
 __all__ = ["BetaGeo", "ModifiedBetaGeo"]
+
+#: Rows per block in :meth:`BetaGeo._sums`: its dozen temporaries of this length stay in L2.
+_BLOCK = 16_384
+
+
+def _groups(x: np.ndarray, weights: np.ndarray):
+    """For rows sorted by ``x``: the distinct values, each row's group and each group's
+    total weight."""
+    if len(x) == 0:
+        return x[:0], np.zeros(0, dtype=np.intp), weights[:0]
+    new = np.empty(len(x), dtype=bool)
+    new[0] = True
+    np.not_equal(x[1:], x[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    codes = np.cumsum(new) - 1
+    return x[starts], codes, np.add.reduceat(weights, starts)
 
 
 class BetaGeo(TransactionModel):
@@ -36,6 +54,7 @@ class BetaGeo(TransactionModel):
     """
 
     _names = ("r", "alpha", "a", "b")
+    _has_gradient = True
     _modified = False
 
     def _terms(self, theta, x, tx, big_t, grad: bool, xu=None, inv=None):
@@ -82,6 +101,73 @@ class BetaGeo(TransactionModel):
         x = data[0]
         xu, inv = np.unique(x, return_inverse=True)
         return (*data, xu, inv)
+
+    def _problem(self, data, weights):
+        """The distinct rows (sorted by frequency) split for :meth:`_sums`: the per-frequency
+        groups, and first the rows whose likelihood has a single term (BG/NBD's ``x = 0``)."""
+        x, tx, big_t = data
+        xu, codes, wx = _groups(x, weights)
+        n_plain = 0 if self._modified else int(np.searchsorted(x, 0.0, side="right"))
+        return xu, wx, codes, x, tx, big_t, weights, n_plain
+
+    def _sums(self, theta, problem, grad: bool):
+        """The weighted log-likelihood and gradient sums of :meth:`_terms`, without per-row
+        arrays: terms of the frequency alone are summed per frequency group, the rest in
+        blocks of :data:`_BLOCK` rows so that every temporary stays in cache."""
+        from scipy.special import betaln, digamma, gammaln
+
+        xu, wx, codes, x, tx, big_t, w, n_plain = problem
+        r, alpha, a, b = (float(v) for v in theta)
+        m = 1.0 if self._modified else 0.0
+        lab = betaln(a, b)
+        has3u = (xu > 0) | bool(self._modified)
+        b3u = np.where(has3u, b + xu - 1 + m, 1.0)
+        b2 = betaln(a, b + xu + m) - lab
+        gap = np.where(has3u, betaln(a + 1, b3u) - lab - b2, 0.0)  # c3 - c2 at t_x = T
+        log_alpha = math.log(alpha)
+        total = float(wx @ (gammaln(r + xu) - gammaln(r) + r * log_alpha + b2))
+        s_lt = s_klt = s_kit = s_sp = s_w3d = s_kw3 = 0.0
+        s3 = np.zeros(len(xu))
+        for lo in range(0, n_plain, _BLOCK):  # x = 0 (BG/NBD): -r log(alpha + T) only
+            part = slice(lo, min(lo + _BLOCK, n_plain))
+            at = alpha + big_t[part]
+            s_lt += float(w[part] @ np.log(at))
+            if grad:
+                s_kit += r * float(w[part] @ (1.0 / at))
+        s_klt = r * s_lt
+        for lo in range(n_plain, len(x), _BLOCK):
+            part = slice(lo, min(lo + _BLOCK, len(x)))
+            wp, k = w[part], r + x[part]
+            wk = wp * k
+            at, ax = alpha + big_t[part], alpha + tx[part]
+            log_t = np.log(at)
+            diff = np.log(ax) - log_t  # <= 0
+            d = gap[codes[part]] - k * diff  # c3 - c2
+            e = np.exp(-np.abs(d))
+            s_lt += float(wp @ log_t)
+            s_klt += float(wk @ log_t)
+            s_sp += float(wp @ (np.maximum(d, 0.0) + np.log1p(e)))  # log(1 + e^d)
+            if grad:
+                q = 1.0 / (1.0 + e)
+                w3 = wp * (0.5 + np.copysign(q - 0.5, d))  # w * e^c3 / (e^c2 + e^c3)
+                inv_t = 1.0 / at
+                s_kit += float(wk @ inv_t)
+                s_w3d += float(w3 @ diff)
+                s_kw3 += float((w3 * k) @ (1.0 / ax - inv_t))
+                c = codes[part]
+                s3[c[0]:c[-1] + 1] += np.bincount(c - c[0], w3)
+        ll = total - s_klt + s_sp
+        if not grad:
+            return ll, None
+        dab, dabx = digamma(a + b), digamma(a + b + xu + m)
+        g = np.empty(4)
+        g[0] = float(wx @ (digamma(r + xu) - digamma(r) + log_alpha)) - s_lt - s_w3d
+        g[1] = r / alpha * float(wx.sum()) - s_kit - s_kw3
+        g[2] = float(wx @ (dab - dabx)) + (digamma(a + 1) - digamma(a)) * float(s3.sum())
+        db_x = digamma(b + xu + m)
+        g[3] = float(wx @ (db_x + dab - digamma(b) - dabx)) + float(
+            s3 @ np.where(has3u, digamma(b3u) - db_x, 0.0))
+        return ll, g
 
     def _loglik(self, theta, x, tx, big_t, xu=None, inv=None):
         return self._terms(theta, x, tx, big_t, False, xu, inv)[0]

@@ -51,6 +51,7 @@ class GammaGamma(Fitter):
     """
 
     _names = ("p", "q", "gamma")
+    _has_gradient = True
 
     def fit(self, summary: pd.DataFrame, *,
             fixed: Mapping[str, float] | None = None) -> GammaGamma:
