@@ -58,6 +58,17 @@ def ident(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
+def both(a: str, b: str) -> str:
+    """SQL ``a AND b`` that computes ``b`` only where ``a`` holds (DuckDB's AND computes both
+    sides in a projection; CASE does not)."""
+    return f"(CASE WHEN {a} THEN {b} ELSE FALSE END)"
+
+
+def either(a: str, b: str) -> str:
+    """SQL ``a OR b`` that computes ``b`` only where ``a`` does not hold."""
+    return f"(CASE WHEN {a} THEN TRUE ELSE {b} END)"
+
+
 def _re(pattern: str) -> str:
     """A Python regex of :mod:`retaillab.data._checks` as an RE2 literal (same syntax here)."""
     return lit(pattern)
@@ -73,7 +84,7 @@ class Problem:
     fix: str
     where: str | None  # rows to show (None: no rows shown)
     show: list[str] = field(default_factory=list)
-    sign: bool = False  # a sign check: reported after every column's own checks
+    stage: int = 1  # 0: missing ids, 1: a column's own checks, 2: signs (the reader's order)
 
 
 @dataclass
@@ -91,17 +102,51 @@ class Column:
         return self.dtype == "VARCHAR"
 
     @property
+    def ref(self) -> str:
+        """The stored value, as written, in the view ``vals``."""
+        return ident(self.name)
+
+    @property
+    def shown(self) -> str:
+        """The value as written, for error messages."""
+        return self.ref
+
+    @property
     def value(self) -> str:
-        """The stored value, text stripped (blank: NULL; CSV's NA words too outside ids)."""
-        if not self.text:
-            return self.raw
-        r = self.raw
+        """SQL of the value: text stripped (blank: NULL; CSV's NA words too, outside ids).
+        Computed where it is used, so hot paths test the value as written first."""
+        return self.clean(self.ref) if self.text else self.ref
+
+    def clean(self, r: str) -> str:
+        """SQL of text ``r`` stripped as the pandas reader strips it."""
         stripped = (f"nullif(CASE WHEN ascii({r}) BETWEEN 33 AND 127 AND ascii(right({r}, 1)) "
                     f"BETWEEN 33 AND 127 THEN {r} ELSE trim({r}, {lit(WHITESPACE)}) END, '')")
         if self.csv and self.name not in _ID_COLUMNS:
             tokens = ", ".join(lit(t) for t in NA_TOKENS)
             return f"CASE WHEN {r} IN ({tokens}) THEN NULL ELSE {stripped} END"
         return stripped
+
+    @property
+    def number(self) -> str:
+        """The value as a DOUBLE (NULL where it is not a number), in ``vals``."""
+        return ident(f"{self.name}#x")
+
+    @property
+    def integer(self) -> str:
+        """Text ids as a BIGINT (NULL where they are not one), in ``vals``."""
+        return ident(f"{self.name}#i")
+
+    @property
+    def missing(self) -> str:
+        """SQL: the row has no id (ids) or no value."""
+        if self.text:
+            if self.name in _ID_COLUMNS:
+                return either(f"{self.ref} IS NULL",
+                              both(f"{self.integer} IS NULL", f"{self.value} IS NULL"))
+            return either(f"{self.ref} IS NULL", f"{self.value} IS NULL")
+        if self.dtype in _FLOAT_TYPES:
+            return f"({self.ref} IS NULL OR isnan({self.ref}))"
+        return f"({self.ref} IS NULL)"
 
 
 def source_files(path: Path) -> tuple[str, list[Path]]:
@@ -216,8 +261,9 @@ class Checks:
 
     def __init__(self, run, columns: dict[str, Column], keep: str, id_type: str,
                  date_format: str | None, dayfirst: bool | None, decimal: str,
-                 source: str) -> None:
+                 source: str, located: bool) -> None:
         self.run = run  # sql -> list of tuples
+        self.located = located
         self.columns = columns
         self.keep = keep
         self.id_type = id_type
@@ -250,18 +296,37 @@ class Checks:
             return {}
         names = list(aggregates)
         body = ", ".join(f"{aggregates[n]} AS {ident(n)}" for n in names)
-        row = self.run(f"SELECT {body} FROM clean WHERE {self.keep}")[0]
+        row = self.run(f"SELECT {body} FROM vals WHERE {self.keep}")[0]
         return dict(zip(names, row, strict=True))
+
+    def define_vals(self, located: bool, date: str | None = None) -> None:
+        """The view ``vals`` (and ``vals_at``, with each row's place, for Parquet): every
+        column as stored, under its canonical name, with its number, integer or date (the
+        SQL ``date``) beside it, computed once a row."""
+        inner = [f"{col.raw} AS {col.ref}" for col in self.columns.values()]
+        outer = ["*"]
+        for name, col in self.columns.items():
+            if name in _ID_COLUMNS and col.text:
+                outer.append(f"TRY_CAST({col.ref} AS BIGINT) AS {col.integer}")
+            if name in _NUMBER_COLUMNS and (col.text or _numeric(col.dtype)):
+                outer.append(f"{self.number_value(col)} AS {col.number}")
+        if date is not None:
+            outer.append(f"{date} AS {ident('date#ts')}")
+        for view, src, pos in (("vals", "clean", ""), ("vals_at", "clean_at", ", _pos")):
+            if view == "vals" or located:
+                self.run(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {', '.join(outer)} "
+                         f"FROM (SELECT {', '.join(inner)}{pos} FROM {src})")
 
     # --- the plan ---------------------------------------------------------------------
 
     def number_value(self, col: Column) -> str:
-        """SQL of the column as a DOUBLE (NULL where it is not a number)."""
+        """SQL of the column as a DOUBLE (NULL where it is not a number). Text is cast as
+        written first (DuckDB's cast takes surrounding spaces), stripped only if that fails."""
         v = col.value
         if col.text:
             if self.decimal == ",":
-                v = f"replace(replace({v}, '.', ''), ',', '.')"
-            return f"TRY_CAST({v} AS DOUBLE)"
+                return f"TRY_CAST(replace(replace({v}, '.', ''), ',', '.') AS DOUBLE)"
+            return f"coalesce(TRY_CAST({col.ref} AS DOUBLE), TRY_CAST({v} AS DOUBLE))"
         return f"CAST({v} AS DOUBLE)"
 
     def probes(self) -> dict[str, str]:
@@ -273,12 +338,12 @@ class Checks:
             v = col.value
             if name in _ID_COLUMNS:
                 if col.text:
-                    out[f"{name}:n"] = f"count({v})"
-                    out[f"{name}:safe"] = (f"count_if(CAST(TRY_CAST({v} AS BIGINT) AS VARCHAR) "
-                                           f"= {v} AND abs(TRY_CAST({v} AS BIGINT)) < "
-                                           f"1000000000000000000 OR {v} = '-0')")
-                    out[f"{name}:exp"] = f"bool_or(regexp_matches({v}, '[eE][+-]'))"
-                    out[f"{name}:dot0"] = f"bool_or(contains({v}, '.0'))"
+                    r = col.ref
+                    out[f"{name}:n"] = f"count_if(NOT {col.missing})"
+                    out[f"{name}:safe"] = f"count_if({self.safe(col)})"
+                    out[f"{name}:exp"] = ("bool_or(" + " OR ".join(
+                        f"contains({r}, {lit(e)})" for e in ("E+", "e+", "E-", "e-")) + ")")
+                    out[f"{name}:dot0"] = f"bool_or(contains({r}, '.0'))"
                 elif col.dtype in _FLOAT_TYPES:
                     out[f"{name}:fraction"] = (f"count_if(NOT isnan({v}) AND (isinf({v}) OR "
                                                f"floor({v}) <> {v}))")
@@ -289,14 +354,13 @@ class Checks:
             elif name in _NUMBER_COLUMNS:
                 if col.dtype == "BOOLEAN" or not (col.text or _numeric(col.dtype)):
                     continue
-                x = self.number_value(col)
+                x = col.number
                 if col.text:
                     if self.decimal == ",":
                         out[f"{name}:notcomma"] = (f"count_if({v} IS NOT NULL AND NOT "
                                                    f"regexp_full_match({v}, {_re(_COMMA_RE)}))")
-                    out[f"{name}:bad"] = (f"count_if({v} IS NOT NULL AND ({x} IS NULL OR "
-                                          f"contains({v}, '_')))")
-                out[f"{name}:missing"] = f"count_if({v} IS NULL OR isnan({x}))"
+                    out[f"{name}:bad"] = f"count_if({self.not_number(col)})"
+                out[f"{name}:missing"] = f"count_if({self.no_number(col)})"
                 out[f"{name}:inf"] = f"count_if(isinf({x}))"
                 if name == C.quantity:
                     out[f"{name}:fraction"] = f"count_if(NOT isinf({x}) AND floor({x}) <> {x})"
@@ -304,27 +368,65 @@ class Checks:
                                            f"{_EXACT_FLOAT!r})")
         return out
 
-    def plan(self) -> None:
-        """Decide every column (ids' type, the date format) and record what fails."""
-        if C.date in self.columns:
-            self._plan_date_format()
-        probes = self.probes()
+    def safe(self, col: Column) -> str:
+        """SQL: a text id is an integer that fits 64 bits, written without a leading zero
+        or sign (the reader's ``^-?(0|[1-9]\\d{0,17})$``), tested as written first."""
+        i, r, v = col.integer, col.ref, col.value
+        text = f"CAST({i} AS VARCHAR)"
+        return both(f"{i} IS NOT NULL AND abs({i}) < 1000000000000000000",
+                    either(f"{text} = {r}", either(f"{text} = {v}",
+                                                   both(f"{i} = 0", f"{v} = '-0'"))))
+
+    def not_number(self, col: Column) -> str:
+        """SQL: text with a value that is not a number (DuckDB alone takes 1_000)."""
+        return either(both(f"{col.number} IS NULL", f"{col.value} IS NOT NULL"),
+                      f"coalesce(contains({col.ref}, '_'), FALSE)")
+
+    def no_number(self, col: Column) -> str:
+        """SQL: no value (missing, an NA word, NaN)."""
+        x = col.number
+        if not col.text:
+            return f"({col.ref} IS NULL OR isnan({x}))"
+        return either(both(f"{x} IS NULL", f"{col.value} IS NULL"), f"isnan({x})")
+
+    def plan(self, missing: dict[str, str] | None = None) -> None:
+        """Decide every column (ids' type, the date format) and record what fails;
+        ``missing`` (id column -> predicate) reports rows without an id, in the same scan."""
+        self.define_vals(self.located)
+        self._plan_date_format()
         date = self.columns[C.date]
         parsed = None
         if C.date not in self.failed:
             parsed = self.date_value(date)
-            if parsed is not None:
-                probes["date:bad"] = (f"count_if({date.value} IS NOT NULL AND {parsed} IS "
-                                      "NULL)") if date.text or self.date_fmt else "0"
-                probes["date:missing"] = f"count_if({date.value} IS NULL)"
-                probes["date:range"] = (f"count_if({parsed} < TIMESTAMP {lit(_EARLIEST)} OR "
-                                        f"{parsed} >= TIMESTAMP {lit(_LATEST)})")
+        self.define_vals(self.located, parsed)
+        probes = {"rows": "count(*)", **{f"missing:{c}": f"count_if({m})"
+                                         for c, m in (missing or {}).items()}}
+        probes.update(self.probes())
+        probes.update(self.sign_probes())
+        ts = ident("date#ts")
+        if parsed is not None:
+            probes["date:bad"] = (f"count_if({both(f'{ts} IS NULL', f'{date.value} IS NOT NULL')})"
+                                  if date.text or self.date_fmt else "0")
+            probes["date:missing"] = (f"count_if({both(f'{ts} IS NULL', f'{date.value} IS NULL')})"
+                                      if date.text else f"count_if({date.ref} IS NULL)")
+            probes["date:range"] = (f"count_if({ts} < TIMESTAMP {lit(_EARLIEST)} OR "
+                                    f"{ts} >= TIMESTAMP {lit(_LATEST)})")
         got = self.counts(probes)
+        self.got_rows = got["rows"]
+        if self.got_rows == 0:
+            return
+        for c, m in (missing or {}).items():
+            n = got[f"missing:{c}"]
+            if n:
+                self.problem(c, f"{n:,} rows have no id", n, "fill in the missing ids, or "
+                             "pass missing_ids='drop' to leave those rows out (counted as "
+                             f"no_{c}_id)", m)
+                self.problems[-1].stage = 0
         ids_later = []
         for name in _ID_COLUMNS[:1]:
             ids_later += self._plan_id(name, got)
         if parsed is not None:
-            self._plan_date(date, parsed, got)
+            self._plan_date(date, ts, got)
         for name in _NUMBER_COLUMNS:
             if name in self.columns:
                 self._plan_number(self.columns[name], got)
@@ -333,7 +435,7 @@ class Checks:
                 ids_later += self._plan_id(name, got)
         if ids_later:  # the regular expressions only run for ids that are not all integers
             self._plan_text_ids(ids_later, got)
-        self._plan_signs()
+        self._plan_signs(got)
 
     # --- ids --------------------------------------------------------------------------
 
@@ -375,7 +477,7 @@ class Checks:
             return []
         n, safe = got[f"{name}:n"], got[f"{name}:safe"]
         if safe == n:  # every id an integer: no exponent, no 123.0 among them
-            self._set_id(name, v if as_text else f"CAST({v} AS BIGINT)", as_text)
+            self._set_id(name, v if as_text else col.integer, as_text)
             return []
         return [name]
 
@@ -417,8 +519,7 @@ class Checks:
             if self.id_type == "int":
                 self.problem(name, "ids are not all integers that fit 64 bits without a "
                              "leading zero", n - safe, "pass id_type='str' to keep ids as text",
-                             f"NOT (CAST(TRY_CAST({v} AS BIGINT) AS VARCHAR) = {v} AND "
-                             f"abs(TRY_CAST({v} AS BIGINT)) < 1000000000000000000 OR {v} = '-0')")
+                             f"NOT {self.safe(self.columns[name])}")
                 continue
             self._set_id(name, v, True)  # codes, leading zeros, longer than int64: text
 
@@ -442,7 +543,7 @@ class Checks:
             self.problem(name, f"expected numbers, the column holds {col.dtype}",
                          self.got_rows, "map the right column here", "TRUE")
             return
-        x = self.number_value(col)
+        x = col.number
         if got.get(f"{name}:notcomma"):
             bad = got[f"{name}:notcomma"]
             self.problem(name, f"expected numbers with a decimal comma; {bad:,} values are "
@@ -452,14 +553,14 @@ class Checks:
             return
         if got.get(f"{name}:bad"):
             bad = got[f"{name}:bad"]
-            where = f"{v} IS NOT NULL AND ({x} IS NULL OR contains({v}, '_'))"
+            where = self.not_number(col)
             self.problem(name, f"expected numbers; {bad:,} values are not numbers", bad,
                          self._number_fix(v, where), where)
             return
         if got[f"{name}:missing"]:
             self.problem(name, f"{got[f'{name}:missing']:,} rows have no value",
                          got[f"{name}:missing"], "fill in or drop those rows",
-                         f"{v} IS NULL OR isnan({x})")
+                         self.no_number(col))
             return
         if got[f"{name}:inf"]:
             self.problem(name, f"{got[f'{name}:inf']:,} values are infinite", got[f"{name}:inf"],
@@ -485,7 +586,7 @@ class Checks:
 
         grouped, comma, n = self.run(
             f"SELECT bool_and(regexp_full_match({v}, {_re(_GROUPED_RE)})), "
-            f"bool_and(regexp_full_match({v}, {_re(_COMMA_RE)})), count(*) FROM clean "
+            f"bool_and(regexp_full_match({v}, {_re(_COMMA_RE)})), count(*) FROM vals "
             f"WHERE {self.keep} AND {where}")[0]
         if n and grouped:
             return ("remove the thousands separators (1,234.50 -> 1234.50): a comma could also "
@@ -502,9 +603,12 @@ class Checks:
         v = col.value
         if col.text:
             fmt = self.date_fmt
+            r = col.ref  # as written first (a parse only succeeds on a clean value), then stripped
             if fmt == "ISO8601":  # offsets to UTC (the connection's zone is UTC)
-                return f"CAST(TRY_CAST({v} AS TIMESTAMPTZ) AS TIMESTAMP)"
-            return f"CAST(TRY_STRPTIME({v}, {lit(fmt)}) AS TIMESTAMP)"
+                return (f"CAST(coalesce(TRY_CAST({r} AS TIMESTAMPTZ), TRY_CAST({v} AS "
+                        "TIMESTAMPTZ)) AS TIMESTAMP)")
+            return (f"CAST(coalesce(TRY_STRPTIME({r}, {lit(fmt)}), TRY_STRPTIME({v}, "
+                    f"{lit(fmt)})) AS TIMESTAMP)")
         if col.dtype.startswith("TIMESTAMP") or col.dtype == "DATE":
             return f"CAST({v} AS TIMESTAMP)"
         if col.dtype in _INTEGER_TYPES and self.date_format is not None:
@@ -520,19 +624,21 @@ class Checks:
         return None
 
     def _rows(self, where: str) -> int:
-        return self.run(f"SELECT count(*) FROM clean WHERE {self.keep} AND {where}")[0][0]
+        return self.run(f"SELECT count(*) FROM vals WHERE {self.keep} AND {where}")[0][0]
 
     def _plan_date(self, col: Column, parsed: str, got: dict) -> None:
+        """``parsed``: the parsed date's column in ``vals``."""
         v = col.value
         if got["date:bad"]:
             shown = f" ({self.date_fmt})" if self.date_fmt else ""
             self.problem(C.date, f"{got['date:bad']:,} values are not dates in the column's "
                          f"format{shown}", got["date:bad"], "pass date_format (e.g. "
                          "'%d/%m/%Y') or fix these values: one column has one date format",
-                         f"{v} IS NOT NULL AND {parsed} IS NULL")
+                         both(f"{parsed} IS NULL", f"{v} IS NOT NULL"))
         elif got["date:missing"]:
             self.problem(C.date, f"{got['date:missing']:,} rows have no date",
-                         got["date:missing"], "fill in or drop those rows", f"{v} IS NULL")
+                         got["date:missing"], "fill in or drop those rows",
+                         both(f"{parsed} IS NULL", f"{v} IS NULL"))
         elif got["date:range"]:
             self.problem(C.date, f"{got['date:range']:,} dates fall outside 1970-2100",
                          got["date:range"], "Unix times must be in seconds (divide "
@@ -555,8 +661,9 @@ class Checks:
             self._check_strptime(self.date_format)
             return
         v = col.value
-        self.run("CREATE OR REPLACE TEMP TABLE _dates AS SELECT DISTINCT "
-                 f"{v} AS t FROM clean WHERE {self.keep} AND {v} IS NOT NULL")
+        self.run(f"CREATE OR REPLACE TEMP TABLE _dates AS SELECT DISTINCT {col.clean('w')} AS t "
+                 f"FROM (SELECT DISTINCT {col.ref} AS w FROM vals WHERE {self.keep}) WHERE "
+                 f"{col.clean('w')} IS NOT NULL")
         n, iso, dmy = self.run(f"SELECT count(*), count_if(regexp_full_match(t, {_re(_ISO_RE)})), "
                                f"count_if(regexp_full_match(t, {_re(_DMY_RE)})) FROM _dates")[0]
         if n == 0:
@@ -595,7 +702,7 @@ class Checks:
         self._check_strptime(fmt)
 
     def _first(self, v: str) -> str:
-        return self.run(f"SELECT {v} FROM clean WHERE {self.keep} AND {v} IS NOT NULL "
+        return self.run(f"SELECT {v} FROM vals WHERE {self.keep} AND {v} IS NOT NULL "
                         "LIMIT 1")[0][0]
 
     def _check_strptime(self, fmt: str) -> None:
@@ -623,7 +730,7 @@ class Checks:
                 a = f"TRY_CAST(regexp_extract({v}, {dmy}, 1) AS INTEGER)"
                 b = f"TRY_CAST(regexp_extract({v}, {dmy}, 3) AS INTEGER)"
                 n_day, n_month = self.run(
-                    f"SELECT count_if({a} > 12), count_if({b} > 12) FROM clean "
+                    f"SELECT count_if({a} > 12), count_if({b} > 12) FROM vals "
                     f"WHERE {self.keep}")[0]
                 self.problem(C.date, "this column mixes day-first dates (first number above "
                              f"12: {n_day:,} rows) and month-first dates (second number above "
@@ -654,22 +761,32 @@ class Checks:
 
     # --- signs ------------------------------------------------------------------------
 
-    def _plan_signs(self) -> None:
+    def sign_probes(self) -> dict[str, str]:
+        """Counts of negative amounts and quantities below 1, taken in the first scan before
+        it is known which columns parse (only those that do are judged, as the reader does)."""
+        out = {}
+        amount, quantity = self.columns.get(C.amount), self.columns.get(C.quantity)
+        numeric = [c for c in (amount, quantity) if c is not None and (c.text or _numeric(c.dtype))]
+        if amount in numeric:
+            out["sign:negative"] = f"count_if({amount.number} < 0)"
+            if quantity in numeric:
+                out["sign:adjusted"] = f"count_if({amount.number} < 0 AND {quantity.number} >= 1)"
+        if quantity in numeric:
+            out["sign:below1"] = f"count_if({quantity.number} < 1)"
+        return out
+
+    def _plan_signs(self, got: dict) -> None:
         """Negative amounts and quantities below 1 (returns, refunds, zero lines)."""
         amount = self.final.get(C.amount)
         quantity = self.final.get(C.quantity)
-        probes = {}
-        if amount is not None:
-            adjusted = f"{amount} < 0 AND {quantity} >= 1" if quantity else "FALSE"
-            probes["negative"] = f"count_if({amount} < 0 AND NOT coalesce({adjusted}, FALSE))"
-            probes["adjusted"] = f"count_if({adjusted})"
-        if quantity is not None:
-            probes["below1"] = f"count_if({quantity} < 1)"
-        got = self.counts(probes)
+        adjusted = f"{amount} < 0 AND {quantity} >= 1" if amount and quantity else "FALSE"
+        got = {"negative": got["sign:negative"] - (got["sign:adjusted"] if quantity else 0)
+               if amount else 0, "adjusted": got["sign:adjusted"] if amount and quantity else 0,
+               "below1": got["sign:below1"] if quantity else 0}
         start = len(self.problems)
         self._signs(got, amount, quantity, adjusted if amount is not None else "FALSE")
         for problem in self.problems[start:]:
-            problem.sign = True
+            problem.stage = 2
 
     def _signs(self, got: dict, amount: str | None, quantity: str | None,
                adjusted: str) -> None:
@@ -702,7 +819,7 @@ def examples(run_arrow, problem: Problem, located: str, keep: str, show: list[st
     if problem.where is None:
         return None
     cols = [c for c in show if c in columns]
-    values = ", ".join(f"CAST({columns[c].value} AS VARCHAR) AS {ident(c)}" for c in cols)
+    values = ", ".join(f"{columns[c].shown} AS {ident(c)}" for c in cols)
     where = f"{keep} AND ({problem.where})"
     table = run_arrow(f"SELECT _pos, {values or 'NULL AS _none'} FROM {located} WHERE {where} "
                       "LIMIT 5")

@@ -219,48 +219,31 @@ class OrderLog:
                decimal: str, missing_ids: str) -> None:
         cols = self._columns
         ids = [c for c in (C.customer, C.item, C.order) if c in cols]
-        missing = {c: f"({cols[c].value} IS NULL" + (f" OR isnan({cols[c].value}))"
-                                                    if cols[c].dtype in ("FLOAT", "DOUBLE")
-                                                    else ")") for c in ids}
-        head = {"rows": "count(*)", **{f"missing:{c}": f"count_if({m})"
-                                       for c, m in missing.items()}}
+        missing = {c: cols[c].missing for c in ids}
         self.dropped: dict[str, int] = {}
         keep = "TRUE"
-        if missing_ids == "drop":
-            got = dict(zip(head, self._run("SELECT " + ", ".join(head.values()) +
-                                           " FROM clean")[0], strict=True))
-            self._no_rows(got["rows"])
-            seen: list[str] = []
-            for c in ids:
-                before = " OR ".join(missing[s] for s in seen)
-                self.dropped[f"no_{c}_id"] = int(self._run(
-                    f"SELECT count_if({missing[c]}" + (f" AND NOT ({before})" if seen else "")
-                    + ") FROM clean")[0][0]) if got[f"missing:{c}"] else 0
-                seen.append(c)
-            keep = " AND ".join(f"NOT {m}" for m in missing.values())
-            if got["rows"] - sum(self.dropped.values()) == 0:
+        located = self._kind == "parquet"
+        if missing_ids == "drop":  # rows without an id go first; the checks see the rest
+            Checks(self._run, cols, keep, id_type, date_format, dayfirst, decimal,
+                   self.source, located).define_vals(located)
+            seen = " OR ".join(missing[c] for c in ids)
+            counts = ["count(*)"] + [
+                f"count_if({missing[c]}" + (" AND NOT (" + " OR ".join(
+                    missing[s] for s in ids[:i]) + "))" if i else ")")
+                for i, c in enumerate(ids)]
+            got = self._run("SELECT " + ", ".join(counts) + " FROM vals")[0]
+            self._no_rows(got[0])
+            self.dropped = {f"no_{c}_id": int(n) for c, n in zip(ids, got[1:], strict=True)}
+            if got[0] - sum(self.dropped.values()) == 0:
                 raise DataError("every row lacks an id", source=self.source, column=ids[0],
                                 fix="map the id columns (columns=...)")
-            self.rows_read = int(got["rows"])
+            keep = f"NOT ({seen})"
         checks = Checks(self._run, cols, keep, id_type, date_format, dayfirst, decimal,
-                        self.source)
-        first: list[Problem] = []
-        if missing_ids == "error":
-            got = checks.counts(head)
-            self._no_rows(got["rows"])
-            self.rows_read = int(got["rows"])
-            for c in ids:
-                n = got[f"missing:{c}"]
-                if n:
-                    first.append(Problem(c, f"{n:,} rows have no id" + _theirs(cols[c]), n,
-                                         "fill in the missing ids, or pass missing_ids='drop' "
-                                         f"to leave those rows out (counted as no_{c}_id)",
-                                         missing[c], [c]))
-                    checks.failed.add(c)
-        checks.got_rows = self.rows_read
-        checks.plan()
-        problems = first + sorted(checks.problems,
-                                  key=lambda p: (p.sign, _STAGE.get(p.column, 9)))
+                        self.source, located)
+        checks.plan(missing if missing_ids == "error" else None)
+        self._no_rows(checks.got_rows)
+        self.rows_read = int(checks.got_rows + sum(self.dropped.values()))
+        problems = sorted(checks.problems, key=lambda p: (p.stage, _STAGE.get(p.column, 9)))
         if problems:
             raise DataError.of([self._error(p, keep) for p in problems])
         self._keep = keep
@@ -282,7 +265,7 @@ class OrderLog:
             if self._kind == "csv":
                 rows = self._csv_examples(problem, keep)
             else:
-                rows = examples(self._arrow, problem, "clean_at", keep, problem.show,
+                rows = examples(self._arrow, problem, "vals_at", keep, problem.show,
                                 self._columns, None)
         return DataError(problem.what, source=self.source, column=problem.column, rows=rows,
                          n_bad=problem.n_bad, fix=problem.fix)
@@ -293,7 +276,7 @@ class OrderLog:
         import pyarrow.compute as pc
 
         where = f"({keep}) AND ({problem.where})"
-        reader = self._con.sql(f"SELECT coalesce({where}, FALSE) FROM clean").to_arrow_reader(
+        reader = self._con.sql(f"SELECT coalesce({where}, FALSE) FROM vals").to_arrow_reader(
             1 << 20)
         found: list[int] = []
         offset = 0
@@ -306,8 +289,8 @@ class OrderLog:
                 break
         reader.close()
         cols = [c for c in problem.show if c in self._columns]
-        values = ", ".join(f"{self._columns[c].value} AS {ident(c)}" for c in cols) or "NULL"
-        frame = self._arrow(f"SELECT {values} FROM clean WHERE {where} LIMIT 5").to_pandas()
+        values = ", ".join(f"{self._columns[c].shown} AS {ident(c)}" for c in cols) or "NULL"
+        frame = self._arrow(f"SELECT {values} FROM vals WHERE {where} LIMIT 5").to_pandas()
         frame = frame[cols].astype(object).where(frame[cols].notna(), None)
         positions = np.asarray(found[: len(frame)], dtype=np.int64)
         lines = self._lines()
@@ -332,9 +315,10 @@ class OrderLog:
                   if c in self._final]
         body = ", ".join(f"{self._final[c]} AS {ident(c)}" for c in stored)
         self._con.execute("SET preserve_insertion_order = false")
-        self._run(f"CREATE TABLE lines AS SELECT {body} FROM clean WHERE {self._keep}")
+        self._run(f"CREATE TABLE lines AS SELECT {body} FROM vals WHERE {self._keep}")
         self._con.execute("SET preserve_insertion_order = true")
-        self._con.execute("DROP VIEW IF EXISTS clean_at")
+        for view in ("vals_at", "vals", "clean_at", "clean"):
+            self._con.execute(f"DROP VIEW IF EXISTS {view}")
         n, first, last = self._con.execute(
             "SELECT count(*), min(date), max(date) FROM lines").fetchall()[0]
         self.n_lines = int(n)
