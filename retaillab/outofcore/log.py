@@ -600,10 +600,6 @@ class OrderLog:
         )
 
 
-def _theirs(col: Column) -> str:
-    return f" (your column {col.theirs!r})" if col.theirs != col.name else ""
-
-
 def _release(con, directory: Path) -> None:
     try:
         con.close()
