@@ -257,8 +257,8 @@ def main() -> None:
         print(f"DuckDB memory_limit {args.memory_limit}, 2 threads; pandas capped at "
               f"{cap / 2**30:.0f} GiB of address space")
         print("| lines | file | path | load s | rfm s | features s | interactions s | kpis s "
-              "| total s | peak RSS |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+              "| total s | peak RSS after load | peak RSS |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for lines, kind, which, got in rows:
             print(_row(lines, kind, which, got, markdown=True))
     finally:
@@ -272,10 +272,12 @@ def _row(lines: int, kind: str, which: str, got: dict, markdown: bool = False) -
         cells.append(f"{s['seconds']:.1f}" if s else "—")
     total = sum(s["seconds"] for s in got["steps"].values())
     peak = f"{got['peak_mb'] / 1024:.2f} GB"
+    loaded = got["steps"].get("load")
+    after_load = f"{loaded['peak_mb'] / 1024:.2f} GB" if loaded else "—"
     end = "" if got["ok"] else f" (did not finish: {got['reason']})"
     if markdown:
         return (f"| {lines / 1e6:.0f}M | {kind} | {which} | " + " | ".join(cells)
-                + f" | {total:.1f}{end} | {peak} |")
+                + f" | {total:.1f}{end} | {after_load} | {peak} |")
     return f"  {which:6s} " + " ".join(f"{c:>6s}" for c in cells) + f"  total {total:.1f} s, " \
         f"peak {peak}{end}"
 

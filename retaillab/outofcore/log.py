@@ -514,14 +514,19 @@ class OrderLog:
         check_choice("period", period, PERIODS)
         okey = ident(C.order) if self.has[C.order] else "CAST(date AS DATE)"
         ordinal = self._ordinal(period)
-        base = (f"WITH l AS (SELECT customer, {ordinal} AS p, amount, {okey} AS okey FROM "
-                "lines), cp AS (SELECT customer, p, count(DISTINCT okey) AS n FROM l GROUP BY "
-                "customer, p), fp AS (SELECT customer, min(p) AS f FROM cp GROUP BY customer) ")
-        per = self._frame(base + "SELECT p, count(*) AS active, count_if(n >= 2) AS repeat, "
-                          "CAST(sum(n) AS BIGINT) AS orders FROM cp GROUP BY p")
-        new = self._frame(base + "SELECT f AS p, count(*) AS new FROM fp GROUP BY f")
-        kept = self._frame(base + "SELECT a.p, count(*) AS retained FROM cp a JOIN cp b ON "
-                           "a.customer = b.customer AND b.p = a.p - 1 GROUP BY a.p")
+        # the customer-periods once (a temporary table, spilled like the rest), then counts
+        self._con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _cp AS SELECT customer, {ordinal} AS p, "
+            f"count(DISTINCT {okey}) AS n FROM lines GROUP BY customer, p")
+        try:
+            per = self._frame("SELECT p, count(*) AS active, count_if(n >= 2) AS repeat, "
+                              "CAST(sum(n) AS BIGINT) AS orders FROM _cp GROUP BY p")
+            new = self._frame("SELECT f AS p, count(*) AS new FROM (SELECT min(p) AS f FROM "
+                              "_cp GROUP BY customer) GROUP BY f")
+            kept = self._frame("SELECT a.p, count(*) AS retained FROM _cp a JOIN _cp b ON "
+                               "a.customer = b.customer AND b.p = a.p - 1 GROUP BY a.p")
+        finally:
+            self._con.execute("DROP TABLE IF EXISTS _cp")
         rev = self._frame(f"SELECT {ordinal} AS p, fsum(amount) AS revenue FROM lines "
                           "GROUP BY p")
         start, end = int(per["p"].min()), int(per["p"].max())
