@@ -383,6 +383,19 @@ class Fitter(BaseEstimator):
             return self._loglik(self._fitted_theta(), *data)
 
 
+def groups(x: np.ndarray, weights: np.ndarray):
+    """For rows sorted by ``x``: the distinct values, each row's group and each group's
+    total weight."""
+    if len(x) == 0:
+        return x[:0], np.zeros(0, dtype=np.intp), weights[:0]
+    new = np.empty(len(x), dtype=bool)
+    new[0] = True
+    np.not_equal(x[1:], x[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    codes = np.cumsum(new) - 1
+    return x[starts], codes, np.add.reduceat(weights, starts)
+
+
 def one_blas_thread():
     """A context in which BLAS runs on one thread.
 

@@ -18,25 +18,13 @@ import math
 
 import numpy as np
 
+from retaillab.clv._engine import groups
 from retaillab.clv._transaction import TransactionModel
 
 __all__ = ["BetaGeo", "ModifiedBetaGeo"]
 
 #: Rows per block in :meth:`BetaGeo._sums`: its dozen temporaries of this length stay in L2.
 _BLOCK = 16_384
-
-
-def _groups(x: np.ndarray, weights: np.ndarray):
-    """For rows sorted by ``x``: the distinct values, each row's group and each group's
-    total weight."""
-    if len(x) == 0:
-        return x[:0], np.zeros(0, dtype=np.intp), weights[:0]
-    new = np.empty(len(x), dtype=bool)
-    new[0] = True
-    np.not_equal(x[1:], x[:-1], out=new[1:])
-    starts = np.flatnonzero(new)
-    codes = np.cumsum(new) - 1
-    return x[starts], codes, np.add.reduceat(weights, starts)
 
 
 class BetaGeo(TransactionModel):
@@ -106,7 +94,7 @@ class BetaGeo(TransactionModel):
         """The distinct rows (sorted by frequency) split for :meth:`_sums`: the per-frequency
         groups, and first the rows whose likelihood has a single term (BG/NBD's ``x = 0``)."""
         x, tx, big_t = data
-        xu, codes, wx = _groups(x, weights)
+        xu, codes, wx = groups(x, weights)
         n_plain = 0 if self._modified else int(np.searchsorted(x, 0.0, side="right"))
         return xu, wx, codes, x, tx, big_t, weights, n_plain
 
