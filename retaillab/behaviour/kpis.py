@@ -232,7 +232,7 @@ def _activity(lines: _Lines, start: int, n_periods: int) -> _Activity:
         cps, counts = _distinct(order_customer * big + order_period,
                                 lines.n_customers * n_periods)
     customer, period = cps // big, cps % big
-    first = np.full(lines.n_customers, n_periods, dtype=np.int64)
+    first = np.full(lines.n_customers, n_periods, dtype=np.int64)  # n_periods: code unused
     # sorted by customer then period: a customer's first row holds their first period
     starts = np.flatnonzero(np.r_[True, customer[1:] != customer[:-1]])
     first[customer[starts]] = period[starts]
@@ -299,7 +299,8 @@ def kpis(transactions: pd.DataFrame, *, period: str = "M",
     act = _activity(lines, start, n)
 
     active = np.bincount(act.period, minlength=n)
-    new = np.bincount(act.first, minlength=n)
+    # integer ids with gaps leave codes no customer holds (first = n): they are nobody's first
+    new = np.bincount(act.first[act.first < n], minlength=n)
     orders = np.bincount(act.order_period, minlength=n)
     revenue = _sums(lines.amount, lines.ordinal - start, n)
     repeat = np.bincount(act.period, weights=act.orders >= 2, minlength=n)

@@ -67,6 +67,17 @@ def test_kpis_match_the_hand_computation():
     assert list(table.columns) == ["customers", *kp.KPIS, *[f"{k}_change" for k in kp.KPIS]]
 
 
+def test_integer_ids_with_gaps_are_the_same_customers_as_their_text():
+    """Integer ids are their own codes when compact: ids nobody holds (gaps) must not count."""
+    letters = hand_tx()
+    gapped = letters.assign(customer=letters["customer"].map(
+        {"A": 10, "B": 12, "C": 17, "D": 30, "E": 31}))  # 10..31: 22 codes, 5 customers
+    pd.testing.assert_frame_equal(kp.kpis(gapped), kp.kpis(letters))
+    by_letter, by_number = kp.cohorts(letters), kp.cohorts(gapped)
+    pd.testing.assert_frame_equal(by_number.retention, by_letter.retention)
+    pd.testing.assert_series_equal(by_number.sizes, by_letter.sizes)
+
+
 def test_order_ids_count_orders_instead_of_customer_days():
     table = kp.kpis(hand_tx(with_order=True))
     assert table["orders"].tolist() == [5, 2, 2]  # A's two lines of 5 January: two orders
