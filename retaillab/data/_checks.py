@@ -481,8 +481,10 @@ class Checker:
             dmy = uniques.str.match(_DMY_RE)
             if iso.mean() >= 0.5:
                 fmt, utc = "ISO8601", True
-                offset = uniques.str.contains(_OFFSET_RE).fillna(False).to_numpy(dtype=bool)
                 timed = uniques.str.contains(r"\d[T ]\d").fillna(False).to_numpy(dtype=bool)
+                # only a time carries an offset: the "-15" ending 2024-01-15 is its day
+                offset = timed & uniques.str.contains(_OFFSET_RE).fillna(False).to_numpy(
+                    dtype=bool)
                 if offset.any() and (timed & ~offset).any():  # which clock is the naive one?
                     rows = np.isin(codes, np.flatnonzero(timed & ~offset))
                     self.report(col, "times with a UTC offset (…+02:00, …Z) and times without "

@@ -672,7 +672,8 @@ class Checks:
         if iso >= 0.5 * n:
             self.date_fmt = "ISO8601"
             offset, naive = self.run(
-                f"SELECT count_if(regexp_matches(t, {_re(_OFFSET_RE)})), "
+                f"SELECT count_if(regexp_matches(t, '\\d[T ]\\d') AND "
+                f"regexp_matches(t, {_re(_OFFSET_RE)})), "
                 f"count_if(regexp_matches(t, '\\d[T ]\\d') AND NOT regexp_matches(t, "
                 f"{_re(_OFFSET_RE)})) FROM _dates")[0]
             if offset and naive:

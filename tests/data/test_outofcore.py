@@ -220,15 +220,24 @@ def test_reader_options_read_as_pandas_reads_them(tmp_path, options):
         equal(log.kpis(), kpis(tx))
 
 
+def test_days_beside_naive_times_read_as_the_reader_reads_them(tmp_path):
+    """A day (2024-01-15, ending like a "-15" offset) beside naive times is not refused."""
+    path = tmp_path / "days.csv"
+    path.write_text("customer,date,amount\n1,2024-01-15,1\n2,2024-01-16 10:30,2\n")
+    with OrderLog(path) as log:
+        same_lines(log, read_transactions(path))
+
+
 def test_kpis_with_integer_ids_that_have_gaps(tmp_path):
-    """Customers 1 and 3 only: the pandas kpis() cannot count these integer ids (its dense
-    codes leave a period too many; read as text they work), the DuckDB path can."""
+    """Customers 1 and 3 only: integer ids whose dense codes have a gap (the pandas kpis()
+    once counted the unused code as a customer), against both pandas readings."""
     path = tmp_path / "gaps.csv"
     path.write_text("customer,date,amount\n1,2024-01-05,1\n3,2024-02-05,2\n3,2024-03-01,4\n")
     with OrderLog(path) as log:
         got = log.kpis()
     expected = kpis(read_transactions(path, id_type="str"))
     equal(got, expected)
+    equal(got, kpis(read_transactions(path)))
     assert got["new"].tolist() == [1, 1, 0] and got["retention"].tolist()[1:] == [0.0, 1.0]
 
 
@@ -242,6 +251,8 @@ REFUSED = {
                             "line 3"),
     "offsets and none": (HEAD + "1,2024-01-05T10:00+02:00,3\n2,2024-01-06T10:00,4\n",
                          "offset", "line 3"),
+    "offsets and none, with a day": (HEAD + "1,2024-01-05T10:00Z,3\n2,2024-01-06T10:00,4\n"
+                                     "3,2024-01-15,5\n", "offset", "line 3"),
     "before 1970": (HEAD + "1,1960-01-05,3\n", "outside 1970-2100", "line 2"),
     "text amount": (HEAD + "1,2024-01-05,3\n2,2024-01-06,abc\n3,2024-01-07,1_000\n",
                     "2 values are not numbers", "line 4"),

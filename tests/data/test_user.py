@@ -256,6 +256,14 @@ def test_dates_with_offsets_become_naive_utc(tmp_path):
     assert data.read_transactions(aware)["date"].iloc[0] == pd.Timestamp("2024-01-01 08:00")
 
 
+def test_a_day_is_not_a_time_with_an_offset(tmp_path):
+    """2024-01-15 ends like a "-15" offset: days beside naive times are not "mixed offsets"."""
+    path = tmp_path / "o.csv"
+    path.write_text("cust_id,order_date,total\n1,2024-01-15,1\n2,2024-01-16 10:30,1\n")
+    tx = data.read_transactions(path, columns=TX_COLS)
+    assert tx["date"].tolist() == [pd.Timestamp("2024-01-15"), pd.Timestamp("2024-01-16 10:30")]
+
+
 def test_rating_scale_must_be_two_numbers():
     frame = pd.DataFrame({"user": [1], "item": [2], "rating": [3.0]})
     with pytest.raises(ParameterError, match="rating_scale"):
