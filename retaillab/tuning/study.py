@@ -6,6 +6,10 @@ attributes, so a resumed study keeps logging under the same run. Trials only eve
 validation folds; at the end the best configuration and the model's default configuration are
 refitted on the whole training part and scored once on the test part.
 
+The best and the default configuration's final scores are computed once, by whichever
+process is free (:mod:`retaillab.tuning.final`), and kept in the study: with ``--workers N``
+they are shared out, and a complete study run again is not scored again.
+
 Several machines may run ``retaillab tune SPEC`` on one study at the same time (a PostgreSQL
 storage and one MLflow store): the first creates the parent run, under the study's lock, and
 the others join it; each launch seeds its sampler differently (the launch count is kept in
@@ -108,8 +112,30 @@ def tune(spec: TuneSpec, *, workers: int = 1, n_trials: int | None = None,
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ParameterError("--workers", "an integer >= 1", workers)
     spec = spec.replace(n_trials=n_trials, storage=storage, timeout=timeout)
-    fixed_params(spec)  # fail on a bad space before touching any store
     url = spec.storage or default_storage(spec.study_name)
+    pool = None
+    if workers > 1:  # first: they import and load the data while this process sets up
+        from retaillab.tuning.workers import start
+
+        pool = start(spec, url, workers - 1)
+    try:
+        return _tune(spec, url, pool, workers=workers, run_id=run_id, plots=plots)
+    except BaseException:
+        if pool is not None:
+            pool.stop()
+        raise
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _tune(spec: TuneSpec, url: str, pool: Any, *, workers: int, run_id: str | None,
+          plots: bool) -> TuneResult:
+    """:func:`tune` once the workers (``pool``, None for one process) are starting."""
+    from retaillab.tuning.final import config_key, take
+    from retaillab.tuning.workers import thread_limit
+
+    fixed = fixed_params(spec)[1]  # fail on a bad space before touching any store
     optuna_storage = open_storage(url, heartbeat_seconds=spec.heartbeat_seconds,
                                   grace_seconds=spec.grace_seconds)
     study = make_study(spec, optuna_storage, seed=spec.seed)
@@ -127,22 +153,33 @@ def tune(spec: TuneSpec, *, workers: int = 1, n_trials: int | None = None,
     try:
         fail_stale_trials(study, parent)
         remaining = spec.n_trials - finished(study)
-        problem = None
-        if remaining > 0 and workers == 1:
+        problem, figures, key = None, None, config_key(spec, fixed)
+        if remaining > 0:
             from retaillab.tuning.objectives import make_problem
 
-            problem = make_problem(spec.task, spec.model, spec.metric, spec.data,
-                                   fixed_params(spec)[1], spec.seed)
-            run_trials(spec, optuna_storage, parent, spec.n_trials, seed=seed, lock=lock,
-                       attempts=remaining, problem=problem, timeout=spec.timeout)
-            fail_stale_trials(study, parent)  # one a dead process left while we ran
-        elif remaining > 0:
-            from retaillab.tuning.workers import launch
+            if pool is not None:
+                pool.go(parent.run_id, spec.n_trials, seed=seed, attempts=remaining)
+            with thread_limit(workers):  # this process is one of the workers
+                problem = make_problem(spec.task, spec.model, spec.metric, spec.data, fixed,
+                                       spec.seed)
 
-            launch(spec, url, parent.run_id, spec.n_trials, workers=workers, seed=seed,
-                   attempts=remaining)
-            fail_stale_trials(study, parent)  # a worker killed on its own left its trial
-        result = _finish(spec, study, parent, problem, plots=plots)
+                def final(study: Any) -> bool:  # a final score, while waiting and after
+                    return take(study, key, problem, lock, spec.n_trials)
+
+                run_trials(spec, optuna_storage, parent, spec.n_trials, seed=seed, lock=lock,
+                           attempts=remaining, problem=problem, timeout=spec.timeout,
+                           idle=final)
+                if pool is not None and plots and finished(study) >= spec.n_trials:
+                    figures = _plots(study, parent)  # while the workers score
+                while final(study):
+                    pass
+            if pool is not None:
+                pool.wait()
+            fail_stale_trials(study, parent)  # one a dead process left while we ran
+        elif pool is not None:
+            pool.release()
+        result = _finish(spec, study, parent, problem, fixed, key, plots=plots,
+                         figures=figures)
     except BaseException as exc:
         if owned:
             status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
@@ -199,11 +236,14 @@ def _provenance(spec: TuneSpec, url: str) -> dict[str, str]:
             tracking.TAG_PARAMETERS: json.dumps(spec.as_dict(), default=str), **spec.tags}
 
 
-def _finish(spec: TuneSpec, study: Any, parent: tracking.Run, problem: Any, *,
-            plots: bool) -> TuneResult:
-    """Score the best and the default configuration on test; log metrics and plots."""
+def _finish(spec: TuneSpec, study: Any, parent: tracking.Run, problem: Any,
+            fixed: dict[str, Any], key: str, *, plots: bool,
+            figures: dict[str, Any] | None = None) -> TuneResult:
+    """Score the best and the default configuration on test (what no process scored yet,
+    see :mod:`retaillab.tuning.final`); log metrics and plots (unless ``figures`` are)."""
     from optuna.trial import TrialState
 
+    from retaillab.tuning.final import JOBS, attribute, compute, known
     from retaillab.tuning.objectives import make_problem
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -212,15 +252,19 @@ def _finish(spec: TuneSpec, study: Any, parent: tracking.Run, problem: Any, *,
                         source=f"study {spec.study_name}",
                         fix="look at the failed trials' child runs (tag retaillab.error); "
                             "raise n_trials or the timeout")
-    fixed = fixed_params(spec)[1]
     problem = problem or make_problem(spec.task, spec.model, spec.metric, spec.data, fixed,
                                       spec.seed)
     best = study.best_trial
     for name, table in problem.tables.items():
         parent.log_data(name, table)
-    scores = {"best_validation": float(best.value), "test": problem.test_score(best.params),
-              "default_validation": problem.validate({}),
-              "default_test": problem.test_score({})}
+    values = known(study, key, best.number)
+    for job in JOBS:
+        if job not in values:
+            values[job] = compute(problem, job, dict(best.params))
+            study.set_user_attr(attribute(key, job, best.number), values[job])
+    scores = {"best_validation": float(best.value), "test": values["test"],
+              "default_validation": values["default_validation"],
+              "default_test": values["default_test"]}
     counts = dict(trial_counts(study))
     m = spec.metric
     parent.log_metrics({"best_validation_" + m: scores["best_validation"],
@@ -230,7 +274,8 @@ def _finish(spec: TuneSpec, study: Any, parent: tracking.Run, problem: Any, *,
                         "best_trial": best.number,
                         **{f"n_trials_{s.lower()}": n for s, n in counts.items()}})
     parent.set_tags({TAG_BEST: json.dumps(best.params, default=str)})
-    figures = _plots(study, parent) if plots else {}
+    if figures is None:
+        figures = _plots(study, parent) if plots else {}
     return TuneResult(study, parent.run_id, m, dict(best.params), scores, counts, figures)
 
 

@@ -102,15 +102,17 @@ def fixed_params(spec: TuneSpec) -> tuple[dict[str, tuple], dict[str, Any]]:
 def run_trials(spec: TuneSpec, storage: Any, parent: tracking.Run, n_trials: int, *,
                seed: int, lock: Path, attempts: int | None = None,
                problem: Problem | None = None, timeout: float | None = None,
-               ready: Callable[[], None] | None = None) -> int:
+               ready: Callable[[], None] | None = None,
+               idle: Callable[[Any], bool] | None = None) -> int:
     """Run trials of the spec's study in this process until it holds ``n_trials`` finished.
 
     ``n_trials`` is the study's total; this process starts a trial only while finished plus
     live running trials are fewer (under ``lock``, see :func:`budget_lock`). It waits while
     other processes run the last trials (one may fail and free its slot), and stops after
     ``attempts`` trials of its own or ``timeout`` seconds. ``ready`` is called once the data
-    are loaded, before the first trial (workers wait there for each other). Returns the
-    trials it ran.
+    are loaded, before the first trial. While the study has no room, ``idle(study)`` is
+    called instead of a pause (a final score, see :mod:`retaillab.tuning.final`); it says
+    whether it did anything. Returns the trials it ran.
     """
     import optuna
     from optuna.trial import TrialState
@@ -159,7 +161,8 @@ def run_trials(spec: TuneSpec, storage: Any, parent: tracking.Run, n_trials: int
         if trial is None:
             if finished(study) >= n_trials:
                 break
-            time.sleep(POLL_SECONDS)  # others run the last trials; one may fail
+            if idle is None or not idle(study):
+                time.sleep(POLL_SECONDS)  # others run the last trials; one may fail
             continue
         ran += 1
         runs: list[str] = []
