@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.retaillab-installed
 
-.PHONY: quickstart test test-heavy lint bench install clean chromium postgres lab
+.PHONY: quickstart test lint bench install clean system chromium postgres lab
 
 # uv installs the same packages as pip in seconds rather than minutes (parallel downloads, no
 # per-package subprocess), compiled to bytecode as pip does (with PYTHONDONTWRITEBYTECODE set,
@@ -38,29 +38,29 @@ lint: $(STAMP)
 
 # both cores; a notebook's cells (one kernel under nbval) and a module's tests stay together
 PYTEST_WORKERS ?= 2
-test: lint chromium postgres
+# the install (uv) and the system packages (apt-get) run side by side: on a fresh machine
+# each takes most of a minute
+test:
+	@$(MAKE) --no-print-directory -j2 lint system
 	@$(BIN)/python -m compileall -q retaillab  # read by every process even where bytecode is not written
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope -m "not heavy"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope
 
-# the multi-process and live-server scenarios (PostgreSQL with two "machines" and three
-# runners, a tracking server end to end, SIGTERM to a parallel run): minutes of CPU
-test-heavy: lint chromium postgres
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope -m heavy
+# the report test renders a page in headless Chromium, and the shared-store tests (tests/services)
+# start a throwaway PostgreSQL server of their own (initdb in a temporary folder; Debian puts
+# initdb under /usr/lib/postgresql/*/bin): whichever is missing is installed in one apt-get
+# call where apt-get can, and the tests that need it are skipped, saying why, where it cannot
+system:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		missing="$$missing postgresql"; \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing$$missing with apt-get"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing \
+			>/dev/null) || echo "could not install$$missing: the tests that need it are skipped"; \
+	fi
 
-# the report test renders a page in headless Chromium; install it where apt-get can
-chromium:
-	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
-		! command -v apt-get >/dev/null 2>&1 || \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
-		|| echo "chromium could not be installed: the report's browser test will be skipped"
-
-# the shared-store tests (tests/services) start a throwaway PostgreSQL server of their own
-# (initdb in a temporary folder); Debian's package puts initdb under /usr/lib/postgresql/*/bin
-postgres:
-	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
-		! command -v apt-get >/dev/null 2>&1 || \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
-		|| echo "postgresql could not be installed: the shared-store tests will be skipped"
+chromium postgres: system
 
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -102,3 +102,28 @@ def pytest_sessionfinish(session, exitstatus):
     """The process that made the session folder removes it (xdist workers leave it)."""
     if _OWNS_ROOT and _WORKER == "main":
         shutil.rmtree(_ROOT, ignore_errors=True)
+
+
+# ``RETAILLAB_TEST_CPU=FILE`` records each test's CPU seconds (its process and the processes
+# and kernels it started and reaped) in FILE, one tab-separated line a test: the suite's time
+# budget is spent in CPU on two cores, which wall-clock durations under load do not show
+_CPU_LOG = os.environ.get("RETAILLAB_TEST_CPU")
+
+
+def _cpu_seconds() -> float:
+    import resource
+
+    own, kids = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                      resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    if not _CPU_LOG:
+        yield
+        return
+    start = _cpu_seconds()
+    yield
+    with open(_CPU_LOG, "a") as out:
+        out.write(f"{item.nodeid}\t{_cpu_seconds() - start:.2f}\n")

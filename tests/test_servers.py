@@ -281,7 +281,6 @@ def test_lab_runs_the_tour_in_its_kernel_and_the_store_holds_the_interactive_run
     assert re.fullmatch(r"[0-9a-f]{40}", run.data.tags[tracking.TAG_COMMIT])
 
 
-@pytest.mark.heavy
 @pytest.mark.notebook
 def test_a_tracking_server_takes_runs_models_reports_and_scores_with_proxied_artifacts(
         store, monkeypatch):

@@ -54,7 +54,6 @@ def test_two_runner_processes_share_one_store(store):
             assert tracking.client().get_run(run.info.run_id).data.metrics
 
 
-@pytest.mark.heavy
 def test_sigterm_to_a_parallel_run_ends_every_running_point_killed(store):
     # SIGTERM to the command alone (a scheduler's stop): it must stop its workers' runs too
     markers = [store / "started-a", store / "started-b"]

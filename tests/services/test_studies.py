@@ -172,7 +172,6 @@ def test_a_trial_failed_as_stale_under_a_live_worker_is_dropped_there(pg_store, 
     tracking.client().set_terminated(parent.run_id)
 
 
-@pytest.mark.heavy
 def test_two_machines_share_a_study_and_one_fails_the_trial_of_the_other_killed(
         pg_store, optuna_db, tmp_path):
     """Machines A and B run `retaillab tune` on one study at once, their first trials side by

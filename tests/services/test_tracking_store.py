@@ -82,7 +82,6 @@ def test_runs_written_with_the_tracking_helpers_come_back_from_a_search(pg_store
     assert not list(Path.cwd().glob("**/*.db"))
 
 
-@pytest.mark.heavy
 def test_three_runner_processes_at_once_record_exactly_their_runs(pg_store, tmp_path):
     specs = []
     for i in range(3):
