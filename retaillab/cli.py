@@ -583,7 +583,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command in STORE_COMMANDS:  # runs whose process died end KILLED first
+    if args.command == "run":
+        # a store that cannot work is refused before anything runs; MLflow is not imported
+        # here (retaillab.runner says why), and the notebook's kernel ends the runs of dead
+        # processes as it opens the store
+        from retaillab import stores, tracking
+
+        stores.check(tracking.tracking_uri())
+    elif args.command in STORE_COMMANDS:  # runs whose process died end KILLED first
         from retaillab import tracking
 
         tracking.reap_orphans()

@@ -5,6 +5,15 @@ The runner owns a run's life. It creates the run with its provenance tags, injec
 ``outputs/`` and as an artifact, also when a cell fails), and ends the run FINISHED, FAILED
 (the failing cell's error in tag ``retaillab.error``) or KILLED (Ctrl-C). Child runs left
 open by a notebook that died are ended with it, so no run stays RUNNING.
+
+The runner's own process does not import MLflow on the common path (importing it and
+opening the store cost seconds per command, issue #16). It starts the notebook's kernel
+itself, and the kernel, which imports MLflow for the notebook anyway, creates the run before
+the first cell and ends it after papermill has written the executed notebook
+(:func:`retaillab.tracking.open_notebook_run`, :func:`~retaillab.tracking.end_notebook_run`).
+The run's owner is still the runner process, so a runner killed by SIGKILL leaves a run the
+next command ends KILLED. When the kernel cannot do it (it does not start, cannot import
+retaillab, dies, or the run is interrupted) this process does the same work itself.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -93,46 +103,183 @@ def execute(spec: Spec, point: dict[str, Any], *, root: Path, extra_tags: dict |
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    exp = tracking.experiment_id(spec.name)
-    if spec.description:  # what the MLflow UI shows as the experiment's description
-        tracking.client().set_experiment_tag(exp, "mlflow.note.content", spec.description)
+    from retaillab import owners
+
     tags = {**provenance(spec, root, point), **(extra_tags or {})}
-    run = tracking.create_run(exp, run_name=_run_name(spec, point), tags=tags)
     local = tracking.outputs_folder()
     scratch = None if local is not None else tempfile.mkdtemp(prefix="retaillab-run-")
     folder = Path(scratch) if scratch else local / tracking.slug(spec.name)
-    output = folder / f"{run.run_id}.ipynb"
-    status, error = "FAILED", ""
-    try:  # from here on, whatever happens, _finish ends the run
-        run.log_params(point)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        run.set_tags({tracking.TAG_OUTPUT: f"artifacts/{output.name}" if scratch
-                      else str(output)})
-        parameters = {**point, "run_id": run.run_id}
-        if "experiment" in declared_parameters(spec.notebook):
-            parameters["experiment"] = spec.name
-        with tracking.kernel_environment():
-            papermill.execute_notebook(
-                str(spec.notebook), str(output), parameters=parameters,
-                progress_bar=progress, cwd=str(spec.notebook.parent), kernel_name="python3",
-                kernel_manager_class=tracking.kernel_manager())
-        status = "FINISHED"
-    except PapermillExecutionError as exc:
-        killed = exc.ename == "KeyboardInterrupt"
-        status = "KILLED" if killed else "FAILED"
-        error = f"cell {exc.exec_count}: {exc.ename}: {without_rows(exc.evalue)}"
-    except KeyboardInterrupt:
-        status, error = "KILLED", "interrupted (Ctrl-C)"
-        raise
-    except Exception as exc:  # the kernel died, a timeout, a bad notebook file, a full disk
-        error = f"{type(exc).__name__}: {exc}"
-    finally:
-        status, error = _finish(run, status, error, output)
-        if scratch:
-            shutil.rmtree(scratch, ignore_errors=True)
+    request = {"uri": tracking.tracking_uri(), "experiment": spec.name,
+               "description": spec.description, "run_name": _run_name(spec, point),
+               "tags": {k: str(v) for k, v in tags.items()}, "owner": owners.owner(),
+               "params": tracking.flatten(point),
+               "output_prefix": "artifacts/" if scratch else f"{folder}{os.sep}"}
+    parameters = dict(point)
+    if "experiment" in declared_parameters(spec.notebook):
+        parameters["experiment"] = spec.name
+    kernel = None
+    with tracking.kernel_environment():
+        try:
+            kernel = _Kernel.start(spec.notebook.parent)
+            opened, kernel = _open_run(kernel, request)
+        except BaseException:
+            if kernel is not None:
+                kernel.shutdown()
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        run = tracking.Run(opened["run_id"], opened["experiment_id"], uri=request["uri"])
+        output = folder / f"{run.run_id}.ipynb"
+        status, error, idle = "FAILED", opened["error"], True
+        try:  # from here on, whatever happens, _finish ends the run
+            if not error:
+                output.parent.mkdir(parents=True, exist_ok=True)
+                idle = False
+                papermill.execute_notebook(
+                    str(spec.notebook), str(output),
+                    parameters={**parameters, "run_id": run.run_id}, progress_bar=progress,
+                    cwd=str(spec.notebook.parent), kernel_name="python3",
+                    km=kernel.manager if kernel is not None else None,
+                    kernel_manager_class=tracking.kernel_manager())
+                status, idle = "FINISHED", True
+        except PapermillExecutionError as exc:
+            idle = True  # the cell failed; the kernel waits for the next
+            killed = exc.ename == "KeyboardInterrupt"
+            status = "KILLED" if killed else "FAILED"
+            error = f"cell {exc.exec_count}: {exc.ename}: {without_rows(exc.evalue)}"
+        except KeyboardInterrupt:
+            status, error = "KILLED", "interrupted (Ctrl-C)"
+            raise
+        except Exception as exc:  # the kernel died, a timeout, a bad notebook file, a full disk
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            if kernel is not None and not idle:  # busy or dead: stopped, and the run is
+                kernel.shutdown()                # ended from here
+                kernel = None
+            status, error = _finish(run, status, error, output, kernel)
+            if kernel is not None:
+                kernel.shutdown()
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
     shown = output if not scratch else Path(f"artifacts/{output.name}")
     promoted = _register(run.run_id) if spec.register and status == "FINISHED" else ""
     return RunResult(run.run_id, status, point, shown, error, promoted)
+
+
+#: how long the kernel may take to start, import MLflow and create the run (a safety net on
+#: a busy machine, not a timing), to end it, and to answer after an interrupt
+OPEN_SECONDS, END_SECONDS, LATE_SECONDS = 300.0, 120.0, 30.0
+
+
+class _Kernel:
+    """A notebook's kernel started by the runner rather than by papermill, and kept after
+    papermill is done with it, so the run's MLflow work is done in it (see the module's
+    docstring). Calls go through a shell channel of its own, as silent user expressions:
+    nothing shows in the notebook, its history or its namespace."""
+
+    def __init__(self, manager: Any) -> None:
+        self.manager = manager
+        self.shell = manager.blocking_client()
+        self.shell.start_channels(shell=True, iopub=False, stdin=False, hb=False,
+                                  control=False)
+        self.pending: str | None = None  # a call an interrupt left unanswered
+        self.trouble = ""  # why the last call failed
+
+    @classmethod
+    def start(cls, cwd: Path) -> _Kernel | None:
+        """The kernel papermill would start (``python3``, IPC sockets), started in ``cwd``;
+        None if it cannot be (then papermill tries, and its error is the run's)."""
+        from jupyter_core.utils import run_sync
+
+        manager = tracking.kernel_manager()(kernel_name="python3")
+        try:
+            run_sync(manager.start_kernel)(cwd=str(cwd))
+        except Exception as exc:
+            log.debug("kernel did not start here (%s); papermill starts one", exc)
+            with contextlib.suppress(Exception):
+                run_sync(manager.cleanup_resources)()
+            return None
+        return cls(manager)
+
+    def alive(self) -> bool:
+        from jupyter_core.utils import run_sync
+
+        try:
+            return bool(run_sync(self.manager.is_alive)())
+        except Exception:
+            return False
+
+    def call(self, name: str, request: dict[str, Any], timeout: float) -> dict | None:
+        """:func:`retaillab.tracking.runner_call` in the kernel; its reply, or None (with
+        :attr:`trouble` saying why) if the kernel failed, died or did not answer in time."""
+        self.trouble = ""
+        expression = (f"__import__('retaillab.tracking', fromlist=['tracking'])"
+                      f".runner_call({name!r}, {json.dumps(request, default=str)!r})")
+        self.pending = self.shell.execute("", silent=True, store_history=False,
+                                          user_expressions={"reply": expression},
+                                          allow_stdin=False)
+        return self.answer(timeout)
+
+    def answer(self, timeout: float) -> dict | None:
+        """The reply to the pending call, waited for up to ``timeout`` seconds."""
+        import ast
+        import queue
+        import time
+
+        deadline = time.monotonic() + timeout
+        while self.pending is not None:
+            if time.monotonic() > deadline or not self.alive():
+                self.trouble = ("the kernel died" if not self.alive() else
+                                f"no answer within {timeout:g} s")
+                self.pending = None
+                return None
+            try:
+                message = self.shell.get_shell_msg(timeout=0.5)
+            except queue.Empty:
+                continue
+            if message.get("parent_header", {}).get("msg_id") != self.pending:
+                continue
+            self.pending = None
+            value = message["content"].get("user_expressions", {}).get("reply", {})
+            if message["content"].get("status") != "ok" or value.get("status") != "ok":
+                self.trouble = (f"{value.get('ename', 'error')}: {value.get('evalue', '')}"
+                                if value else str(message["content"].get("evalue", "")))
+                return None
+            return json.loads(ast.literal_eval(value["data"]["text/plain"]))
+        return None
+
+    def shutdown(self) -> None:
+        """Stop the kernel as papermill would (a shutdown request, then a kill)."""
+        from jupyter_core.utils import run_sync
+
+        with contextlib.suppress(Exception):
+            self.shell.stop_channels()
+        with contextlib.suppress(Exception):
+            run_sync(self.manager.shutdown_kernel)(now=False)
+
+
+def _open_run(kernel: _Kernel | None, request: dict[str, Any]) -> tuple[dict, _Kernel | None]:
+    """Create the run in ``kernel`` (``tracking.open_notebook_run``); where the kernel
+    cannot, stop it and create the run here, the notebook then running in a kernel papermill
+    starts. Returns the opened run and the kernel that stays in use (or None).
+
+    An interrupt while the kernel creates the run waits a little for it, so the run it made
+    is ended KILLED rather than left RUNNING."""
+    if kernel is not None:
+        try:
+            opened = kernel.call("open", request, OPEN_SECONDS)
+        except KeyboardInterrupt:
+            late = kernel.answer(LATE_SECONDS)
+            if late is not None:
+                _finish(tracking.Run(late["run_id"], late["experiment_id"], uri=request["uri"]),
+                        "KILLED", "interrupted (Ctrl-C)", Path(os.devnull), kernel)
+            raise
+        if opened is not None:
+            return opened, kernel
+        log.debug("the kernel could not create the run (%s); this process does",
+                  kernel.trouble)
+        kernel.shutdown()
+    return tracking.open_notebook_run(request), None
 
 
 def _register(run_id: str) -> str:
@@ -179,44 +326,39 @@ def _sigterm_as_interrupt() -> Iterator[None]:
             signal.signal(number, handler)
 
 
-def _finish(run: tracking.Run, status: str, error: str, output: Path) -> tuple[str, str]:
+def _finish(run: tracking.Run, status: str, error: str, output: Path,
+            kernel: _Kernel | None = None) -> tuple[str, str]:
     """Keep the executed notebook, record the error, end the run; the final (status, error).
 
-    A record that cannot be written (a full disk, a vanished store) fails this run only: it
-    is said in the error, the grid goes on, and a notebook written half is removed rather
-    than left behind corrupt. Should even ending the run fail, the run's owner is this
-    process, so the next command ends it KILLED.
+    The recording is :func:`retaillab.tracking.end_notebook_run`, in ``kernel`` when one is
+    given and answers, else in this process. A record that cannot be written (a full disk, a
+    vanished store) fails this run only: it is said in the error, the grid goes on, and a
+    notebook written half is removed rather than left behind corrupt. Should even ending the
+    run fail, the run's owner is this process, so the next command ends it KILLED.
     """
     problems = []
     try:
-        if output.exists() and not _readable_notebook(output):
+        if output.is_file() and not _readable_notebook(output):
             output.unlink()
             problems.append("the executed notebook was written only in part (disk full?) "
                             "and was removed")
-        if output.exists():
-            try:
-                run.log_artifact(output)
-            except Exception as exc:
-                problems.append(f"could not keep the executed notebook as an artifact: "
-                                f"{type(exc).__name__}: {exc}")
-        if problems:
-            status = "FAILED" if status == "FINISHED" else status
-            error = "; ".join([error, *problems] if error else problems)
-        if error:
-            run.set_tags({tracking.TAG_ERROR: error[:4000]})
-        run.end_open_children(status if status != "FINISHED" else "FAILED")
-    except Exception as exc:
-        status = "FAILED" if status == "FINISHED" else status
-        error = "; ".join(filter(None, [error, f"recording the run failed: "
-                                        f"{type(exc).__name__}: {exc}"]))
-        log.error("run %s: %s", run.run_id, error)
-    finally:
-        try:
-            tracking.client().set_terminated(run.run_id, status)
-        except Exception as exc:
-            log.error("run %s could not be ended (%s); the next command ends it KILLED",
-                      run.run_id, exc)
-    return status, error
+    except OSError as exc:
+        problems.append(f"could not check the executed notebook: {type(exc).__name__}: {exc}")
+    request = {"uri": run.uri, "run_id": run.run_id, "experiment_id": run.experiment_id,
+               "status": status, "error": error, "problems": problems,
+               "artifact": str(output) if output.is_file() else None}
+    reply = kernel.call("end", request, END_SECONDS) if kernel is not None else None
+    if reply is None or reply["unended"]:
+        if kernel is not None:
+            log.debug("the kernel could not end run %s (%s); this process does", run.run_id,
+                      kernel.trouble or (reply and reply["unended"]))
+        reply = tracking.end_notebook_run(request)
+    if reply["recording_failed"]:
+        log.error("run %s: %s", run.run_id, reply["error"])
+    if reply["unended"]:
+        log.error("run %s could not be ended (%s); the next command ends it KILLED",
+                  run.run_id, reply["unended"])
+    return reply["status"], reply["error"]
 
 
 def _readable_notebook(path: Path) -> bool:
@@ -287,7 +429,6 @@ def _run_parallel(spec: Spec, points: list[dict[str, Any]], root: Path, jobs: in
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    tracking.experiment_id(spec.name)  # created once here, not raced by the workers
     pool = ProcessPoolExecutor(max_workers=jobs,
                                mp_context=multiprocessing.get_context("spawn"))
     done: dict[int, RunResult] = {}
@@ -451,7 +592,7 @@ def rerun(run_id: str, *, rtol: float = 1e-9, progress: bool = True,
     except MlflowException:
         raise DataError("no such run in this store", source=f"run {run_id!r}",
                         fix=f"list runs with `retaillab runs EXPERIMENT` (store: "
-                            f"{tracking.tracking_uri()})") from None
+                            f"{tracking.display_uri()})") from None
     tags = original.data.tags
     if tracking.TAG_PARAMETERS not in tags or tracking.TAG_NOTEBOOK not in tags:
         raise DataError("this run was not started by `retaillab run`, so its notebook and "

@@ -246,8 +246,11 @@ def serve(command: Sequence[str], *, health: str, ready: Callable[[], str], name
 
 def ui_command(store: str, port: int) -> list[str]:
     """``mlflow ui`` on ``store`` at 127.0.0.1:``port``; one worker is plenty for one user and
-    starts in a fraction of the time of mlflow's default four."""
-    return [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store,
+    starts in a fraction of the time of mlflow's default four. A plain ``postgresql://`` store
+    gets the installed driver (:func:`retaillab.tracking.database_uri`)."""
+    from retaillab.tracking import database_uri
+
+    return [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", database_uri(store),
             "--host", HOST, "--port", str(port), "--workers", "1"]
 
 
@@ -255,8 +258,13 @@ def server_command(backend: str, artifacts: str, *, host: str = HOST, port: int 
                    workers: int = 2) -> list[str]:
     """``mlflow server`` on ``backend`` (a database URI) serving and proxying the artifacts in
     ``artifacts`` (a folder or object-store URI): clients on other machines log artifacts
-    through the server (``mlflow-artifacts:/``) and need no access to the artifact store."""
-    return [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend,
+    through the server (``mlflow-artifacts:/``) and need no access to the artifact store.
+    A plain ``postgresql://`` backend, the URI Optuna's storage takes too, gets the installed
+    driver (:func:`retaillab.tracking.database_uri`)."""
+    from retaillab.tracking import database_uri
+
+    return [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
+            database_uri(backend),
             "--artifacts-destination", artifacts, "--serve-artifacts", "--host", host,
             "--port", str(port), "--workers", str(workers)]
 

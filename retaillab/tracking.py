@@ -79,12 +79,31 @@ PACKAGES = ("retaillab", "numpy", "pandas", "scikit-learn", "scikit-surprise", "
 
 
 def tracking_uri() -> str:
-    """``MLFLOW_TRACKING_URI`` if set, else the project's SQLite store."""
+    """``MLFLOW_TRACKING_URI`` if set (see :func:`database_uri`), else the project's SQLite
+    store."""
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
-        return uri
+        return database_uri(uri)
     db = project_root() / "mlruns" / "mlflow.db"
     return f"sqlite:///{db}"
+
+
+def database_uri(uri: str) -> str:
+    """``uri`` with a PostgreSQL driver that is installed, so one ``postgresql://`` URI serves
+    MLflow and Optuna alike (:func:`retaillab.tuning.storage.database_url` does the same).
+
+    SQLAlchemy 2.1 reads ``postgresql://`` as psycopg 3; where only psycopg2 is installed (the
+    ``postgres`` extra), such a URI becomes ``postgresql+psycopg2://``. Any other URI, or one
+    naming its driver, is returned as it is.
+    """
+    import importlib.util
+
+    if not uri.startswith("postgresql://"):
+        return uri
+    if importlib.util.find_spec("psycopg") is None and \
+            importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + uri[len("postgresql://"):]
+    return uri
 
 
 def store_folder(uri: str | None = None) -> Path | None:
@@ -161,7 +180,7 @@ def client(uri: str | None = None) -> MlflowClient:
     SQLite schema under a file lock (two processes starting at once do not both migrate a
     fresh database), and ends runs whose owner process is gone (:func:`reap_orphans`).
     """
-    uri = uri or tracking_uri()
+    uri = database_uri(uri or tracking_uri())
     if uri not in _CLIENTS:
         from mlflow import MlflowClient
 
@@ -240,13 +259,16 @@ def _reap(mlflow_client: MlflowClient) -> list[str]:
 
 
 def create_run(experiment: str, *, run_name: str | None = None,
-               tags: Mapping[str, Any] | None = None, uri: str | None = None) -> Run:
-    """A new RUNNING run owned by this process (tag ``retaillab.owner``, set at creation)."""
+               tags: Mapping[str, Any] | None = None, uri: str | None = None,
+               owner: str | None = None) -> Run:
+    """A new RUNNING run owned by this process, or by ``owner`` (an :func:`owners.owner` text:
+    the runner's, for the run a kernel creates on its behalf); tag ``retaillab.owner``, set at
+    creation."""
     from retaillab import owners
 
     uri = uri or tracking_uri()
     every = {k: str(v) for k, v in (tags or {}).items()}
-    every[TAG_OWNER] = owners.owner()
+    every[TAG_OWNER] = owner or owners.owner()
     created = client(uri).create_run(experiment, run_name=run_name, tags=every)
     return Run(created.info.run_id, experiment, uri=uri)
 
@@ -260,17 +282,17 @@ def take_over(run_id: str, uri: str | None = None) -> None:
     mlflow_client.update_run(run_id, status="RUNNING")
 
 
-def experiment_id(name: str) -> str:
+def experiment_id(name: str, uri: str | None = None) -> str:
     """The id of experiment ``name``, created (with artifacts under mlruns/) if new."""
-    mlflow_client = client()
+    mlflow_client = client(uri)
     found = mlflow_client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
-    with _store_lock():
+    with _store_lock(uri):
         found = mlflow_client.get_experiment_by_name(name)
         if found is not None:
             return found.experiment_id
-        root = artifact_root()
+        root = artifact_root(uri)
         location = None if root is None else (root / slug(name)).as_uri()
         return mlflow_client.create_experiment(name, artifact_location=location)
 
@@ -313,18 +335,19 @@ def display_uri(uri: str | None = None) -> str:
 
 
 def git_state(folder: Path) -> tuple[str, bool]:
-    """The commit checked out at ``folder`` and whether the work tree has changes."""
+    """The commit checked out at ``folder`` and whether the work tree has changes (tracked
+    files only), from one ``git status``: its ``branch.oid`` header is the commit."""
     import subprocess
 
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                                    cwd=folder, capture_output=True, text=True,
-                                    check=True).stdout.strip())
+        lines = subprocess.run(["git", "status", "--porcelain=v2", "--branch",
+                                "--untracked-files=no"], cwd=folder, capture_output=True,
+                               text=True, check=True).stdout.splitlines()
     except (OSError, subprocess.CalledProcessError):
         return "unknown", True
-    return commit, dirty
+    heads = [line.split()[2] for line in lines if line.startswith("# branch.oid ")]
+    commit = heads[0] if heads and heads[0] != "(initial)" else "unknown"
+    return commit, commit == "unknown" or any(not line.startswith("#") for line in lines)
 
 
 def versions() -> dict[str, str]:
@@ -389,6 +412,82 @@ def kernel_manager() -> type:
             super().__init__(**kwargs)
 
     return IpcKernelManager
+
+
+def open_notebook_run(request: Mapping[str, Any]) -> dict[str, str]:
+    """Create the run ``retaillab run`` executes a notebook for: ``run_id``, ``experiment_id``
+    and ``error`` (empty unless recording its parameters failed once the run existed).
+
+    The runner calls it in the notebook's kernel before the first cell (that process imports
+    MLflow for the notebook anyway, so the runner's own need not; see
+    :mod:`retaillab.runner`), or in its own process when the kernel cannot. ``request``:
+    ``uri``, ``experiment``, ``description`` (the experiment's, as the MLflow UI shows it),
+    ``run_name``, ``tags`` (provenance, as text), ``owner`` (the runner process: the run is
+    its to end, and :func:`reap_orphans` ends it KILLED should the runner die), ``params``
+    (flat, as :func:`flatten` makes them) and ``output_prefix`` (the executed notebook's
+    place, before ``RUN_ID.ipynb``). An error once the run exists is returned, not raised,
+    so the runner ends that run FAILED instead of making another.
+    """
+    uri = request["uri"]
+    exp = experiment_id(request["experiment"], uri=uri)
+    if request.get("description"):
+        client(uri).set_experiment_tag(exp, "mlflow.note.content", request["description"])
+    run = create_run(exp, run_name=request["run_name"], tags=request["tags"], uri=uri,
+                     owner=request["owner"])
+    error = ""
+    try:
+        run.log_params(request["params"])
+        run.set_tags({TAG_OUTPUT: f"{request['output_prefix']}{run.run_id}.ipynb"})
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    return {"run_id": run.run_id, "experiment_id": exp, "error": error}
+
+
+def end_notebook_run(request: Mapping[str, Any]) -> dict[str, Any]:
+    """End a run :func:`open_notebook_run` made: keep the executed notebook as an artifact,
+    record the error, end the children a dead notebook left open, set the status.
+
+    ``request``: ``uri``, ``run_id``, ``experiment_id``, ``status`` (FINISHED, FAILED,
+    KILLED), ``error``, ``artifact`` (the executed notebook's path, or None) and ``problems``
+    (what the runner found wrong with it). A record that cannot be written fails this run
+    only: it is said in the error. Returns the final ``status`` and ``error``, whether the
+    recording failed (``recording_failed``) and, should even ending the run have failed, why
+    (``unended``; the run's owner is the runner, so the next command ends it KILLED).
+    """
+    run = Run(request["run_id"], request["experiment_id"], uri=request["uri"])
+    status, error = request["status"], request["error"]
+    problems = list(request.get("problems") or ())
+    failed, unended = False, ""
+    try:
+        if request.get("artifact"):
+            try:
+                run.log_artifact(request["artifact"])
+            except Exception as exc:
+                problems.append(f"could not keep the executed notebook as an artifact: "
+                                f"{type(exc).__name__}: {exc}")
+        if problems:
+            status = "FAILED" if status == "FINISHED" else status
+            error = "; ".join([error, *problems] if error else problems)
+        if error:
+            run.set_tags({TAG_ERROR: error[:4000]})
+        run.end_open_children(status if status != "FINISHED" else "FAILED")
+    except Exception as exc:
+        status, failed = ("FAILED" if status == "FINISHED" else status), True
+        error = "; ".join(filter(None, [error, f"recording the run failed: "
+                                        f"{type(exc).__name__}: {exc}"]))
+    finally:
+        try:
+            client(run.uri).set_terminated(run.run_id, status)
+        except Exception as exc:
+            unended = f"{type(exc).__name__}: {exc}"
+    return {"status": status, "error": error, "recording_failed": failed, "unended": unended}
+
+
+def runner_call(name: str, request: str) -> str:
+    """The runner's way into a notebook's kernel: :func:`open_notebook_run` (``"open"``) or
+    :func:`end_notebook_run` (``"end"``) on a JSON request; the JSON reply."""
+    function = {"open": open_notebook_run, "end": end_notebook_run}[name]
+    return json.dumps(function(json.loads(request)))
 
 
 SECRET_TAG = TAG_PREFIX + "key_secret"
@@ -501,9 +600,22 @@ class Run:
         digest = fingerprint(table)
         self.set_tags({TAG_DATA + name: digest})
         source = str(getattr(table, "source", "") or "retaillab")
-        client(self.uri).log_inputs(self.run_id, [DatasetInput(
+        self._log_inputs([DatasetInput(
             MlflowDataset(name, digest[:32], "retaillab", source[:1000]))])
         return digest
+
+    def _log_inputs(self, inputs: list) -> None:
+        """``log_inputs``, once more when another process made the same data set at the same
+        moment: MLflow's SQL store looks a data set up, then inserts it, and the loser of two
+        kernels logging one table at once (``run --jobs``) gets a unique-constraint error; its
+        transaction was rolled back, and the second look finds the winner's row."""
+        try:
+            client(self.uri).log_inputs(self.run_id, inputs)
+        except Exception as exc:
+            text = str(exc).lower()
+            if "unique constraint" not in text and "duplicate key" not in text:
+                raise
+            client(self.uri).log_inputs(self.run_id, inputs)
 
     def log_source(self, dataset: Any) -> dict[str, str]:
         """Record which user files a data set was read from and what reading them did.
@@ -535,7 +647,7 @@ class Run:
         report = {o.table: o.as_dict() for o in origins}
         client(self.uri).log_text(self.run_id, json.dumps(report, indent=2, default=str),
                                   "data_quality.json")
-        client(self.uri).log_inputs(self.run_id, inputs)
+        self._log_inputs(inputs)
         return {o.table: o.sha256 for o in origins}
 
     def log_figure(self, figure: Any, name: str) -> None:

@@ -43,8 +43,9 @@ def test_rerun_of_an_unknown_run_is_one_clear_error(store, capsys):
 
 def test_a_full_disk_fails_that_run_only(store, monkeypatch):
     """Grid point 1: the disk fills while papermill saves the executed notebook (half of it
-    is written); point 2 (the grid went on): keeping the notebook as an artifact fails. Each
-    ends FAILED saying so, no run stays RUNNING, no half-written notebook is left."""
+    is written); point 2 (the grid went on): keeping the notebook as an artifact fails in the
+    kernel, which uploads it (the notebook makes its own upload fail). Each ends FAILED
+    saying so, no run stays RUNNING, no half-written notebook is left."""
     import errno
 
     import nbformat
@@ -59,17 +60,18 @@ def test_a_full_disk_fails_that_run_only(store, monkeypatch):
             raise OSError(errno.ENOSPC, "No space left on device", path)
         return real_write(self, buf, path)
 
-    real_log, logged = tracking.Run.log_artifact, []
-
-    def upload_fails_for_the_second_point(self, path, folder=None):
-        logged.append(path)
-        if len(logged) == 1:  # point 1 has nothing left to upload: this is point 2
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_log(self, path, folder)
-
+    book = nbformat.read(FIXTURES / "ok.ipynb", as_version=4)
+    book.cells.insert(-1, nbformat.v4.new_code_cell(
+        "if alpha == 2.0:  # the upload of this kernel finds the disk full\n"
+        "    import errno\n"
+        "    def full(self, path, folder=None):\n"
+        "        raise OSError(errno.ENOSPC, 'No space left on device')\n"
+        "    tracking.Run.log_artifact = full"))
+    notebook = store / "fulldisk.ipynb"
+    nbformat.write(book, notebook)
     monkeypatch.setattr(LocalHandler, "write", write_half_then_fill_the_disk)
-    monkeypatch.setattr(tracking.Run, "log_artifact", upload_fails_for_the_second_point)
     spec = write_spec(store, "fulldisk", "ok.ipynb", grid={"alpha": [1.0, 2.0]})
+    spec.write_text(spec.read_text().replace(str(FIXTURES / "ok.ipynb"), str(notebook)))
     assert main(["run", str(spec), "-q"]) == 1
     parents, _ = parent_runs("fulldisk")
     by_alpha = {p.data.params["alpha"]: p for p in parents}
@@ -79,6 +81,7 @@ def test_a_full_disk_fails_that_run_only(store, monkeypatch):
     assert "No space left on device" in first[tracking.TAG_ERROR]
     assert "written only in part" in first[tracking.TAG_ERROR]
     assert "could not keep the executed notebook" in second[tracking.TAG_ERROR]
+    assert "No space left on device" in second[tracking.TAG_ERROR]
     assert not running("fulldisk")
     outputs = store / "mlruns" / "outputs" / "fulldisk"
     assert not (outputs / f"{by_alpha['1.0'].info.run_id}.ipynb").exists()
