@@ -8,8 +8,9 @@
 Modules: :mod:`~retaillab.tuning.spaces` (spaces as data, checked against the model),
 :mod:`~retaillab.tuning.objectives` (per task: splits and metric), :mod:`~retaillab.tuning.trials`
 (the objective; one MLflow child run per trial), :mod:`~retaillab.tuning.study` (storage, parent
-run, test scoring, plots), :mod:`~retaillab.tuning.workers` (``--workers N``). Optuna, MLflow
-and the models load only when used.
+run, plots), :mod:`~retaillab.tuning.final` (the test scores and the default's, computed once
+by whichever process is free), :mod:`~retaillab.tuning.workers` (``--workers N``). Optuna,
+MLflow and the models load only when used.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ A database storage records heartbeats: every running trial's process writes one 
 :func:`retaillab.tuning.trials.fail_stale_trials`): the only check that works across machines.
 A journal file has no heartbeat; there a dead process is told by its host and pid (one host).
 
+A SQLite file is put in write-ahead-log mode with a busy timeout, so the processes of one
+host share it without "database is locked" errors.
+
 On PostgreSQL, :func:`study_lock` takes a study-wide lock held by the database server, so the
 processes of every machine take turns where it matters (a study's budget, its parent run).
 """
@@ -37,6 +40,8 @@ JOURNAL_SUFFIXES = (".journal", ".log")
 HEARTBEAT_SECONDS = 10
 #: a running trial whose last heartbeat is older than this is failed as stale
 GRACE_SECONDS = 30
+#: how long a process waits for another's write to a SQLite study before it gives up
+SQLITE_BUSY_SECONDS = 60
 
 
 def default_storage(study: str) -> str:
@@ -140,7 +145,8 @@ def open_storage(url: str, *, heartbeat_seconds: int | None = HEARTBEAT_SECONDS,
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return optuna.storages.RDBStorage(
                     database_url(url), heartbeat_interval=heartbeat_seconds,
-                    grace_period=grace_seconds if heartbeat_seconds else None)
+                    grace_period=grace_seconds if heartbeat_seconds else None,
+                    engine_kwargs=_sqlite_options(url))
         except Exception as exc:  # sqlalchemy/driver errors have no common base worth naming
             if attempt == 1 and _lost_creation_race(exc):
                 continue
@@ -150,6 +156,24 @@ def open_storage(url: str, *, heartbeat_seconds: int | None = HEARTBEAT_SECONDS,
             raise DataError(f"cannot open the Optuna storage: {type(exc).__name__}: {cause}",
                             source=describe(url), fix=fix) from None
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _sqlite_options(url: str) -> dict[str, Any] | None:
+    """For a SQLite file: write-ahead logging (set once in the file: readers no longer wait
+    for a writer, and a commit is one append) and a busy timeout of
+    :data:`SQLITE_BUSY_SECONDS`, so processes sharing the file wait for each other's
+    writes instead of failing with "database is locked". None for other databases."""
+    if not url.startswith("sqlite:"):
+        return None
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if database and database != ":memory:" and Path(database).parent.is_dir():
+        with contextlib.closing(sqlite3.connect(database, timeout=SQLITE_BUSY_SECONDS)) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+    return {"connect_args": {"timeout": SQLITE_BUSY_SECONDS}}
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""A tuning study end to end: storage, parent run, trials (here or in workers), test, plots.
+"""A tuning study end to end: storage, parent run, trials (here and in workers), test, plots.
 
 :func:`tune` is what ``retaillab tune`` and ``notebooks/tune.ipynb`` call. The study's parent
 MLflow run is created once, by the launching process, and its id kept in the study's user
@@ -95,7 +95,8 @@ def tune(spec: TuneSpec, *, workers: int = 1, n_trials: int | None = None,
     Parameters
     ----------
     workers
-        Processes sharing the study; 1 runs the trials in this process.
+        Processes running trials: this one and ``workers - 1`` worker processes, started
+        first (see :mod:`retaillab.tuning.workers`); 1 runs the trials here alone.
     n_trials, storage, timeout
         Override the spec's values (``storage``: see :mod:`retaillab.tuning.storage`).
     run_id
