@@ -177,8 +177,8 @@ def _tune(spec: TuneSpec, url: str, pool: Any, *, workers: int, run_id: str | No
             if pool is not None:
                 pool.wait()
             fail_stale_trials(study, parent)  # one a dead process left while we ran
-        elif pool is not None:
-            pool.release()
+        elif pool is not None:  # the study is full: nothing for them to do
+            pool.stop()
         result = _finish(spec, study, parent, problem, fixed, key, plots=plots,
                          figures=figures)
     except BaseException as exc:

@@ -121,10 +121,6 @@ class Workers:
         self._signal("go", {"parent": parent_run_id, "n_trials": n_trials, "seed": seed,
                             "attempts": attempts})
 
-    def release(self) -> None:
-        """Nothing to do (the study is full): the workers end without a trial."""
-        self._signal("go", {"parent": None})
-
     def _signal(self, name: str, content: dict[str, Any]) -> None:
         partial = self.folder / f".{name}.json"
         partial.write_text(json.dumps(content))
@@ -152,8 +148,8 @@ class Workers:
                                 "resumes")
 
     def stop(self) -> None:
-        """SIGTERM the workers still running (each fails its trial), SIGKILL them after
-        :data:`GRACE_SECONDS`."""
+        """SIGTERM the workers still running (each fails its trial, if it has one), SIGKILL
+        them after :data:`GRACE_SECONDS`; also how workers are let go unused (a full study)."""
         stop_workers([p for p, _ in self.processes])
 
     def close(self) -> None:
@@ -163,7 +159,7 @@ class Workers:
 
 def start(spec: TuneSpec, url: str, count: int) -> Workers:
     """Start ``count`` worker processes on the spec's study at storage ``url``; they load the
-    data, then wait for :meth:`Workers.go` (or :meth:`Workers.release`)."""
+    data, then wait for :meth:`Workers.go` (or :meth:`Workers.stop`)."""
     return Workers(spec, url, count)
 
 
@@ -234,8 +230,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder = Path(payload["start"])
         _start_together(folder, payload["index"], payload["workers"])
         go = _await_go(folder)
-        if go["parent"] is None:  # the study was full already
-            return 0
         parent = tracking.Run(go["parent"],
                               mlflow_client.get_run(go["parent"]).info.experiment_id)
         lock = budget_lock_path(payload["storage"], spec.study_name)

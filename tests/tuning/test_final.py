@@ -58,8 +58,26 @@ def test_final_scores_equal_surprise_by_hand_and_a_complete_study_is_not_rescore
 
     monkeypatch.setattr(Problem, "test_score", never)
     monkeypatch.setattr(Problem, "validate", never)
-    again = tune(spec, plots=False)  # the study is complete: nothing to run or score
+    again = tune(spec, workers=2, plots=False)  # complete: nothing to run or score
     assert again.scores == first.scores and again.run_id == first.run_id
+    assert not _workers_of(os.getpid())  # the unused worker was stopped and waited for
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The worker processes (alive or zombie) whose parent is ``pid``."""
+    from pathlib import Path
+
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            stat = (proc / "stat").read_text()
+            command = (proc / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and \
+                b"retaillab.tuning.workers" in command:
+            found.append(int(proc.name))
+    return found
 
 
 def _full_of(study, values) -> None:
