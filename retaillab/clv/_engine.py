@@ -411,9 +411,15 @@ def one_blas_thread():
     synchronisation cost more than the product (worse still on a busy machine): the cost per
     row of a BG/NBD evaluation rose about fourfold from 10k to 100k rows.
     """
-    from threadpoolctl import threadpool_limits
+    global _CONTROLLER
+    if _CONTROLLER is None:  # finding the loaded libraries costs ~10 ms: once per process
+        from threadpoolctl import ThreadpoolController
 
-    return threadpool_limits(limits=1, user_api="blas")
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+_CONTROLLER = None
 
 
 def unique_rows(*columns: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
