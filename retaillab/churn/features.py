@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from retaillab.churn._behaviour import DAY, category_mix, funnel
+from retaillab.churn._behaviour import DAY, category_mix, funnel, slots_of
 from retaillab.data.cutoffs import Cutoff
 from retaillab.data.ids import check_same_type
 from retaillab.data.schema import COLUMNS as C
@@ -141,13 +141,19 @@ def transaction_features(transactions: pd.DataFrame, cutoff: object, *,
         out[f"amount_{w}d"] = orders[C.amount].where(recent, 0.0).groupby(customer).sum()
         out[f"trend_{w}d"] = out[f"orders_{w}d"] - before.groupby(customer).sum()
     if items is not None:
-        out = out.join(category_mix(history, items).reindex(out.index, fill_value=0.0))
+        lines = slots_of(history[C.customer], out.index)
+        out = out.join(category_mix(history, items, out.index, lines))
     if events is not None:
         if C.timestamp not in events.columns:
             raise DataError(f"no column {C.timestamp!r} for funnel features", source="events",
                             column=C.timestamp, fix="pass events=None to skip them")
-        seen = events[cut.past(events[C.timestamp])]
-        behaviour = funnel(seen, stamp, whole_day=cut.whole_day).reindex(out.index)
+        if not pd.api.types.is_datetime64_dtype(events[C.timestamp]):
+            raise DataError(f"event times must be datetimes without time zone, not "
+                            f"{events[C.timestamp].dtype}", source="events",
+                            column=C.timestamp,
+                            fix="parse them: pd.to_datetime(events['timestamp'])")
+        seen = cut.past(events[C.timestamp]).to_numpy()
+        behaviour = funnel(events, stamp, out.index, seen, whole_day=cut.whole_day)
         counts = [c for c in behaviour.columns if c.endswith("_events") or c == "sessions"]
         behaviour[counts] = behaviour[counts].fillna(0.0)
         out = out.join(behaviour)

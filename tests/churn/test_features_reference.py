@@ -19,6 +19,7 @@ import pytest
 
 from retaillab import churn, data
 from retaillab.data.schema import EVENT_TYPES
+from retaillab.errors import DataError
 
 DAY = pd.Timedelta(days=1)
 CATEGORIES = ["toys", "books", "home", "pet", "garden"]  # nobody buys "garden"
@@ -181,3 +182,14 @@ def test_synthetic_world_matches_the_reference():
     expected = reference(world.transactions, cutoff, churn.features.WINDOWS, world.items,
                          world.events)
     assert_same(found, expected)
+
+
+def test_an_item_table_with_an_item_twice_and_event_times_as_text_are_refused():
+    tx, items, events = orders_world(seed=3, text_ids=False)
+    twice = pd.concat([items, items.head(1).assign(category="pet")], ignore_index=True)
+    with pytest.raises(DataError, match="1 item ids appear more than once") as caught:
+        churn.transaction_features(tx, "2024-12-31", items=twice)
+    assert "drop_duplicates" in str(caught.value)
+    text = events.assign(timestamp=events["timestamp"].astype(str))
+    with pytest.raises(DataError, match="event times must be datetimes"):
+        churn.transaction_features(tx, "2024-12-31", events=text)
