@@ -92,13 +92,14 @@ def _run_name(spec: Spec, point: dict[str, Any]) -> str:
 
 
 def execute(spec: Spec, point: dict[str, Any], *, root: Path, extra_tags: dict | None = None,
-            progress: bool = True) -> RunResult:
+            progress: bool = True, kernel: _Kernel | None = None) -> RunResult:
     """Run one grid point as one MLflow run and return how it ended.
 
     The run is owned by this process (so a SIGKILL leaves it to be ended KILLED by the next
     command); the notebook gets ``run_id`` and, when it declares it, ``experiment`` (the
     spec's name). The executed notebook is kept beside a SQLite store (``outputs/``) and as
-    an artifact; with a server's store, as an artifact only.
+    an artifact; with a server's store, as an artifact only. ``kernel``: one started for
+    this notebook ahead of time (:func:`run_spec` starts the first), else one is started.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -117,10 +118,9 @@ def execute(spec: Spec, point: dict[str, Any], *, root: Path, extra_tags: dict |
     parameters = dict(point)
     if "experiment" in declared_parameters(spec.notebook):
         parameters["experiment"] = spec.name
-    kernel = None
     with tracking.kernel_environment():
         try:
-            kernel = _Kernel.start(spec.notebook.parent)
+            kernel = kernel or _Kernel.start(spec.notebook.parent)
             opened, kernel = _open_run(kernel, request)
         except BaseException:
             if kernel is not None:
@@ -187,19 +187,25 @@ class _Kernel:
 
     @classmethod
     def start(cls, cwd: Path) -> _Kernel | None:
-        """The kernel papermill would start (``python3``, IPC sockets), started in ``cwd``;
-        None if it cannot be (then papermill tries, and its error is the run's)."""
+        """The kernel papermill would start (``python3``, IPC sockets, this store), started in
+        ``cwd`` and asked at once to import MLflow and open the store (nothing is recorded
+        yet: the run is created by the next call), so that work overlaps this process's
+        own; None if it cannot be started (then papermill tries, and its error is the
+        run's)."""
         from jupyter_core.utils import run_sync
 
         manager = tracking.kernel_manager()(kernel_name="python3")
         try:
-            run_sync(manager.start_kernel)(cwd=str(cwd))
+            with tracking.kernel_environment():
+                run_sync(manager.start_kernel)(cwd=str(cwd))
         except Exception as exc:
             log.debug("kernel did not start here (%s); papermill starts one", exc)
             with contextlib.suppress(Exception):
                 run_sync(manager.cleanup_resources)()
             return None
-        return cls(manager)
+        kernel = cls(manager)
+        kernel.send("warm", {"uri": tracking.tracking_uri()})  # its reply is not waited for
+        return kernel
 
     def alive(self) -> bool:
         from jupyter_core.utils import run_sync
@@ -209,15 +215,18 @@ class _Kernel:
         except Exception:
             return False
 
+    def send(self, name: str, request: dict[str, Any]) -> str:
+        """Ask the kernel for :func:`retaillab.tracking.runner_call`; the request's id."""
+        expression = (f"__import__('retaillab.tracking', fromlist=['tracking'])"
+                      f".runner_call({name!r}, {json.dumps(request, default=str)!r})")
+        return self.shell.execute("", silent=True, store_history=False,
+                                  user_expressions={"reply": expression}, allow_stdin=False)
+
     def call(self, name: str, request: dict[str, Any], timeout: float) -> dict | None:
         """:func:`retaillab.tracking.runner_call` in the kernel; its reply, or None (with
         :attr:`trouble` saying why) if the kernel failed, died or did not answer in time."""
         self.trouble = ""
-        expression = (f"__import__('retaillab.tracking', fromlist=['tracking'])"
-                      f".runner_call({name!r}, {json.dumps(request, default=str)!r})")
-        self.pending = self.shell.execute("", silent=True, store_history=False,
-                                          user_expressions={"reply": expression},
-                                          allow_stdin=False)
+        self.pending = self.send(name, request)
         return self.answer(timeout)
 
     def answer(self, timeout: float) -> dict | None:
@@ -386,25 +395,33 @@ def run_spec(spec: Spec, *, fail_fast: bool = False, progress: bool = True,
 
         raise ParameterError("jobs", "a whole number >= 1", jobs)
     root = root or tracking.project_root(spec.path.parent)
-    check_parameters(spec, declared_parameters(spec.notebook))
-    points = spec.points()
-    bar = tqdm(total=len(points), desc=f"{spec.name}: runs", unit="run", disable=not progress,
-               position=0, file=sys.stderr)
-    with _sigterm_as_interrupt():
-        try:
-            if jobs > 1 and len(points) > 1:
-                return _run_parallel(spec, points, root, min(jobs, len(points)), fail_fast,
-                                     bar)
-            results: list[RunResult] = []
-            for point in points:
-                result = execute(spec, point, root=root, progress=progress)
-                results.append(result)
-                bar.update(1)
-                if not _went_on(result) and fail_fast:
-                    break
-            return results
-        finally:
-            bar.close()
+    parallel = jobs > 1 and len(spec.points()) > 1
+    # the first point's kernel starts now: it boots while papermill loads here
+    first = None if parallel else _Kernel.start(spec.notebook.parent)
+    try:
+        check_parameters(spec, declared_parameters(spec.notebook))
+        points = spec.points()
+        bar = tqdm(total=len(points), desc=f"{spec.name}: runs", unit="run",
+                   disable=not progress, position=0, file=sys.stderr)
+        with _sigterm_as_interrupt():
+            try:
+                if parallel:
+                    return _run_parallel(spec, points, root, min(jobs, len(points)),
+                                         fail_fast, bar)
+                results: list[RunResult] = []
+                for point in points:
+                    kernel, first = first, None  # execute owns it from here
+                    result = execute(spec, point, root=root, progress=progress, kernel=kernel)
+                    results.append(result)
+                    bar.update(1)
+                    if not _went_on(result) and fail_fast:
+                        break
+                return results
+            finally:
+                bar.close()
+    finally:
+        if first is not None:  # the spec was refused, or an interrupt came first
+            first.shutdown()
 
 
 def _went_on(result: RunResult) -> bool:

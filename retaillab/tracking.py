@@ -483,10 +483,18 @@ def end_notebook_run(request: Mapping[str, Any]) -> dict[str, Any]:
     return {"status": status, "error": error, "recording_failed": failed, "unended": unended}
 
 
+def _open_store(request: Mapping[str, Any]) -> dict[str, str]:
+    """Import MLflow and open the store ``request["uri"]`` (ending orphaned runs): what a
+    kernel does first, while the runner still prepares the run."""
+    client(request["uri"])
+    return {}
+
+
 def runner_call(name: str, request: str) -> str:
-    """The runner's way into a notebook's kernel: :func:`open_notebook_run` (``"open"``) or
-    :func:`end_notebook_run` (``"end"``) on a JSON request; the JSON reply."""
-    function = {"open": open_notebook_run, "end": end_notebook_run}[name]
+    """The runner's way into a notebook's kernel: open the store (``"warm"``),
+    :func:`open_notebook_run` (``"open"``) or :func:`end_notebook_run` (``"end"``) on a JSON
+    request; the JSON reply."""
+    function = {"warm": _open_store, "open": open_notebook_run, "end": end_notebook_run}[name]
     return json.dumps(function(json.loads(request)))
 
 
