@@ -106,20 +106,21 @@ def execute(spec: Spec, point: dict[str, Any], *, root: Path, extra_tags: dict |
 
     from retaillab import owners
 
-    tags = {**provenance(spec, root, point), **(extra_tags or {})}
-    local = tracking.outputs_folder()
-    scratch = None if local is not None else tempfile.mkdtemp(prefix="retaillab-run-")
-    folder = Path(scratch) if scratch else local / tracking.slug(spec.name)
-    request = {"uri": tracking.tracking_uri(), "experiment": spec.name,
-               "description": spec.description, "run_name": _run_name(spec, point),
-               "tags": {k: str(v) for k, v in tags.items()}, "owner": owners.owner(),
-               "params": tracking.flatten(point),
-               "output_prefix": "artifacts/" if scratch else f"{folder}{os.sep}"}
-    parameters = dict(point)
-    if "experiment" in declared_parameters(spec.notebook):
-        parameters["experiment"] = spec.name
+    scratch = None
     with tracking.kernel_environment():
-        try:
+        try:  # until the run exists, an error stops the kernel and leaves nothing behind
+            tags = {**provenance(spec, root, point), **(extra_tags or {})}
+            local = tracking.outputs_folder()
+            scratch = None if local is not None else tempfile.mkdtemp(prefix="retaillab-run-")
+            folder = Path(scratch) if scratch else local / tracking.slug(spec.name)
+            request = {"uri": tracking.tracking_uri(), "experiment": spec.name,
+                       "description": spec.description, "run_name": _run_name(spec, point),
+                       "tags": {k: str(v) for k, v in tags.items()}, "owner": owners.owner(),
+                       "params": tracking.flatten(point),
+                       "output_prefix": "artifacts/" if scratch else f"{folder}{os.sep}"}
+            parameters = dict(point)
+            if "experiment" in declared_parameters(spec.notebook):
+                parameters["experiment"] = spec.name
             kernel = kernel or _Kernel.start(spec.notebook.parent)
             opened, kernel = _open_run(kernel, request)
         except BaseException:
