@@ -90,7 +90,7 @@ def tracking_uri() -> str:
 
 def database_uri(uri: str) -> str:
     """``uri`` with a PostgreSQL driver that is installed, so one ``postgresql://`` URI serves
-    MLflow and Optuna alike (:func:`retaillab.tuning.storage.database_url` does the same).
+    MLflow and Optuna alike (:func:`retaillab.tuning.storage.database_url` calls it).
 
     SQLAlchemy 2.1 reads ``postgresql://`` as psycopg 3; where only psycopg2 is installed (the
     ``postgres`` extra), such a URI becomes ``postgresql+psycopg2://``. Any other URI, or one

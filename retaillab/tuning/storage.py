@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,18 +81,11 @@ def describe(url: str) -> str:
 
 
 def database_url(url: str) -> str:
-    """``url`` with a PostgreSQL driver that is installed.
+    """``url`` with a PostgreSQL driver that is installed: the rule MLflow's store URIs follow
+    too (:func:`retaillab.tracking.database_uri`), so one ``postgresql://`` URL serves both."""
+    from retaillab.tracking import database_uri
 
-    SQLAlchemy 2.1 reads ``postgresql://`` as psycopg 3; where only psycopg2 is installed (the
-    ``postgres`` extra), such a URL becomes ``postgresql+psycopg2://``. Any other URL, or one
-    naming its driver, is returned as it is.
-    """
-    if not url.startswith("postgresql://"):
-        return url
-    if importlib.util.find_spec("psycopg") is None and \
-            importlib.util.find_spec("psycopg2") is not None:
-        return "postgresql+psycopg2://" + url[len("postgresql://"):]
-    return url
+    return database_uri(url)
 
 
 def open_storage(url: str, *, heartbeat_seconds: int | None = HEARTBEAT_SECONDS,
