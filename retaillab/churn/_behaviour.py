@@ -29,26 +29,32 @@ def _compact(array: np.ndarray, size: int) -> bool:
         len(array) > 0 and int(array.max()) - int(array.min()) < _DENSE_SPAN * size + 1_000_000
 
 
+def _slot_type(n: int) -> type:
+    """The integer type of slots 0 .. n: 32 bits while they fit (half the memory per row)."""
+    return np.int32 if n < 2**31 - 1 else np.int64
+
+
 def slots_of(values: pd.Series, customers: pd.Index) -> np.ndarray:
     """Each value's slot: ``1 + `` its position in ``customers`` (unique), ``0`` where it is
-    not there (missing ids included).
+    not there (missing ids included); 32-bit integers while they fit.
 
     The same matching as ``frame.reindex(customers)`` after a groupby. Integer ids in a
     compact range look up a table instead of a hash.
     """
     array = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
     known = customers.to_numpy()
+    kind = _slot_type(len(known))
     if len(array) and _compact(known, len(known)) and array.dtype.kind in "iu" \
-            and array.dtype.itemsize <= 8 and array.dtype != np.uint64:
+            and array.dtype != np.uint64:
         lo, hi = int(known.min()), int(known.max())
-        table = np.zeros(hi - lo + 2, dtype=np.intp)
+        table = np.zeros(hi - lo + 2, dtype=kind)
         table[known.astype(np.int64) - lo] = np.arange(1, len(known) + 1)
         shifted = array.astype(np.int64)
         shifted -= lo
         # anything outside [lo, hi] looks up the table's last entry, which holds 0
         np.copyto(shifted, hi - lo + 1, where=(shifted < 0) | (shifted > hi - lo))
         return table[shifted]
-    slots = customers.get_indexer(values)
+    slots = customers.get_indexer(values).astype(kind)
     slots += 1
     return slots
 
@@ -94,7 +100,7 @@ def category_mix(history: pd.DataFrame, items: pd.DataFrame, customers: pd.Index
     level = np.where(where >= 0, item_level[where], -1)
     n, k = len(customers), len(distinct)
     # cell (slot, level) of customers x levels, slot 0's cells left out (as lines of no level)
-    cell = np.where(level >= 0, slots * k + level, 0)
+    cell = np.where(level >= 0, slots.astype(np.int64) * k + level, 0)
     amount = history[C.amount].to_numpy(dtype="float64")
     # group_sum drops cell 0; the rest of slot 0's cells, 1 .. k-1, go too
     spend = group_sum(amount, cell, (n + 1) * k - 1)[k - 1:] if k else np.zeros(0)
@@ -129,16 +135,16 @@ def _sessions(session: pd.Series, slots: np.ndarray, n: int) -> np.ndarray:
     (rare) go through ``np.unique`` of their (session, customer) pairs."""
     values = session.to_numpy()
     if _compact(values, len(values)):
-        ids = values.astype(np.int64)
-        ids -= int(values.min())
-        n_ids = int(ids.max()) + 1
+        n_ids = int(values.max()) - int(values.min()) + 1
+        ids = np.empty(len(values), dtype=_slot_type(n_ids))
+        np.subtract(values, values.min(), out=ids, casting="unsafe")  # fits: 0 .. n_ids - 1
     else:
         ids, uniques = pd.factorize(session)  # missing: -1
         n_ids = len(uniques)
     # rows left out (and missing sessions) go to one extra id, n_ids, dropped below
     np.copyto(ids, n_ids, where=(slots == 0) | (ids < 0))
-    low = np.full(n_ids + 1, n + 1, dtype=np.intp)
-    high = np.zeros(n_ids + 1, dtype=np.intp)
+    low = np.full(n_ids + 1, n + 1, dtype=slots.dtype)
+    high = np.zeros(n_ids + 1, dtype=slots.dtype)
     np.minimum.at(low, ids, slots)
     np.maximum.at(high, ids, slots)
     alone = low == high  # one customer's (unused ids have low > high)
@@ -171,7 +177,8 @@ def funnel(events: pd.DataFrame, cutoff: pd.Timestamp, customers: pd.Index,
     slots = slots_of(events[C.customer], customers)
     slots[~past] = 0
     # columns 0-3: the funnel's types, 4: another type, 5: no type (in no count)
-    cell = slots * 6
+    cell = slots.astype(np.intp)  # as np.bincount takes it
+    cell *= 6
     cell += _kinds(events[C.event])
     counts = np.bincount(cell, minlength=(n + 1) * 6).reshape(n + 1, 6)[1:]
     del cell
@@ -184,9 +191,13 @@ def funnel(events: pd.DataFrame, cutoff: pd.Timestamp, customers: pd.Index,
     out["view_to_cart"] = carts / views.where(views > 0)
     out["cart_to_purchase"] = buys / carts.where(carts > 0)
     if C.dwell in events.columns:
-        # every row, missing dwell included: pandas then adds as a groupby of the events does
-        out["mean_dwell_seconds"] = group_sum(events[C.dwell].to_numpy(dtype="float64"),
-                                              slots, n, how="mean")
+        # only the rows with a dwell time, and one missing one in slot 0 after them: pandas
+        # then adds as on every row (compensated, skipping missing values), as a groupby of
+        # the events does, instead of its uncompensated path for data without NaN
+        dwell = events[C.dwell].to_numpy(dtype="float64")
+        timed = (slots > 0) & ~np.isnan(dwell)
+        out["mean_dwell_seconds"] = group_sum(np.append(dwell[timed], np.nan),
+                                              np.append(slots[timed], 0), n, how="mean")
     stamps = events[C.timestamp]
     values = stamps.to_numpy()
     latest = np.full(n + 1, np.iinfo(np.int64).min, dtype=np.int64)  # NaT
