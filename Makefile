@@ -36,14 +36,15 @@ lab: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check retaillab tests bench notebooks
 
-# both cores; a notebook's cells (one kernel under nbval) and a module's tests stay together
+# both cores; a notebook's cells (one kernel under nbval) and a module's tests stay together,
+# and modules go out in the order the root conftest sorts them (longest first), not by size
 PYTEST_WORKERS ?= 2
 # the install (uv) and the system packages (apt-get) run side by side: on a fresh machine
 # each takes most of a minute
 test:
 	@$(MAKE) --no-print-directory -j2 lint system
 	@$(BIN)/python -m compileall -q retaillab  # read by every process even where bytecode is not written
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 # the report test renders a page in headless Chromium, and the shared-store tests (tests/services)
 # start a throwaway PostgreSQL server of their own (initdb in a temporary folder; Debian puts
