@@ -14,7 +14,9 @@ Each size runs in a fresh child process (``--one N``): it generates the data, th
 :func:`retaillab.churn.churn_table` (the same features plus the labels), once each, wall and
 CPU seconds. Memory: the child's RSS once the data are built (``data MB``), and the peak RSS
 while each call runs minus that (``+peak MB``: what the features cost on top of the data;
-the peak is reset before each call by writing 5 to ``/proc/self/clear_refs``); ``max RSS``
+the peak is reset before each call by writing 5 to ``/proc/self/clear_refs``; the table's
+figure, measured second, can read low at small sizes, where the heap reuses memory the
+features call freed but kept); ``max RSS``
 is the child's whole peak as the parent reads it (``os.wait4``), data generation included.
 ``s / M cust`` is seconds per million customers: flat across sizes when the time is linear
 in the customers (the ratio 1M / 100k then near 10).
