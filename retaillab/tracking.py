@@ -128,6 +128,32 @@ def artifact_root(uri: str | None = None) -> Path | None:
     return None if folder is None else folder / "artifacts"
 
 
+#: the artifact root of a database store reached without a tracking server (PostgreSQL):
+#: a folder every machine that logs sees, or an object-store URI (``s3://bucket/mlflow``)
+ARTIFACT_ROOT_ENV = "RETAILLAB_ARTIFACT_ROOT"
+
+
+def artifact_location(name: str, uri: str | None = None) -> str | None:
+    """Where the artifacts of a new experiment ``name`` go, as a URI; None for a tracking
+    server, whose artifact store decides.
+
+    Beside a SQLite store (:func:`artifact_root`). A database store has no folder of its own,
+    and MLflow's default, ``./mlruns`` of whichever process creates the experiment, would put
+    them in a notebook's folder: they go under ``RETAILLAB_ARTIFACT_ROOT``, by default the
+    project's ``mlruns/artifacts`` (the runner hands its project's to the kernels it starts).
+    """
+    uri = uri or tracking_uri()
+    root = artifact_root(uri)
+    if root is not None:
+        return (root / slug(name)).as_uri()
+    if uri.startswith(("http://", "https://", "databricks")):
+        return None
+    base = os.environ.get(ARTIFACT_ROOT_ENV) or str(project_root() / "mlruns" / "artifacts")
+    if "://" in base:
+        return base.rstrip("/") + "/" + slug(name)
+    return (Path(base).resolve() / slug(name)).as_uri()
+
+
 def outputs_folder(uri: str | None = None) -> Path | None:
     """Where executed notebooks are kept: ``outputs/`` beside a SQLite store, else None
     (a server's store keeps them as run artifacts only)."""
@@ -283,7 +309,7 @@ def take_over(run_id: str, uri: str | None = None) -> None:
 
 
 def experiment_id(name: str, uri: str | None = None) -> str:
-    """The id of experiment ``name``, created (with artifacts under mlruns/) if new."""
+    """The id of experiment ``name``, created if new (artifacts: :func:`artifact_location`)."""
     mlflow_client = client(uri)
     found = mlflow_client.get_experiment_by_name(name)
     if found is not None:
@@ -292,9 +318,8 @@ def experiment_id(name: str, uri: str | None = None) -> str:
         found = mlflow_client.get_experiment_by_name(name)
         if found is not None:
             return found.experiment_id
-        root = artifact_root(uri)
-        location = None if root is None else (root / slug(name)).as_uri()
-        return mlflow_client.create_experiment(name, artifact_location=location)
+        return mlflow_client.create_experiment(name,
+                                               artifact_location=artifact_location(name, uri))
 
 
 def slug(name: str) -> str:
@@ -379,17 +404,24 @@ def kernel_environment() -> Iterator[None]:
     """Point notebook kernels started inside the block at this store.
 
     A kernel inherits the environment, and papermill offers no other way to hand it one, so
-    ``MLFLOW_TRACKING_URI`` is set for the block and restored afterwards.
+    ``MLFLOW_TRACKING_URI`` is set for the block and restored afterwards, and with a database
+    store ``RETAILLAB_ARTIFACT_ROOT`` too, where unset: this project's artifact root, not the
+    one above the notebook's folder the kernel works in.
     """
-    before = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri()
+    uri = tracking_uri()
+    setting = {"MLFLOW_TRACKING_URI": uri}
+    if store_folder(uri) is None and not os.environ.get(ARTIFACT_ROOT_ENV):
+        setting[ARTIFACT_ROOT_ENV] = str(project_root() / "mlruns" / "artifacts")
+    before = {name: os.environ.get(name) for name in setting}
+    os.environ.update(setting)
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def kernel_manager() -> type:

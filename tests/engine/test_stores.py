@@ -96,6 +96,43 @@ def test_artifacts_outputs_and_lock_follow_the_store_not_the_working_folder(
     tracking._CLIENTS.clear()
 
 
+def test_a_database_stores_artifacts_go_to_the_root_it_is_given_else_the_projects(
+        tmp_path, monkeypatch):
+    """Without a server a database store has no folder: MLflow's default would be ./mlruns of
+    the process that creates the experiment (a kernel works in the notebook's folder)."""
+    database = "postgresql://ana@db-host/mlflow"  # nothing connects: only the rule is asked
+    project = tmp_path / "shop"
+    (project / "notebooks").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'shop'\n")
+    monkeypatch.chdir(project / "notebooks")
+    monkeypatch.delenv(tracking.ARTIFACT_ROOT_ENV, raising=False)
+    assert tracking.artifact_location("a/b", database) == \
+        (project / "mlruns" / "artifacts" / "a-b").as_uri()
+    monkeypatch.setenv(tracking.ARTIFACT_ROOT_ENV, "s3://team-bucket/mlflow/")
+    assert tracking.artifact_location("churn", database) == "s3://team-bucket/mlflow/churn"
+    monkeypatch.setenv(tracking.ARTIFACT_ROOT_ENV, str(tmp_path / "shared"))
+    assert tracking.artifact_location("churn", database) == \
+        (tmp_path / "shared" / "churn").as_uri()
+    assert tracking.artifact_location("churn", "http://127.0.0.1:5000") is None  # the server's
+    assert tracking.artifact_location("churn", f"sqlite:///{tmp_path}/s/mlflow.db") == \
+        (tmp_path / "s" / "artifacts" / "churn").as_uri()  # beside the database, as before
+
+
+def test_kernels_get_the_projects_artifact_root_with_a_database_store(tmp_path, monkeypatch):
+    import os
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'shop'\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(tracking.ARTIFACT_ROOT_ENV, raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql+psycopg2://ana@db-host/mlflow")
+    with tracking.kernel_environment():
+        assert os.environ[tracking.ARTIFACT_ROOT_ENV] == str(tmp_path / "mlruns" / "artifacts")
+    assert tracking.ARTIFACT_ROOT_ENV not in os.environ  # restored
+    monkeypatch.setenv(tracking.ARTIFACT_ROOT_ENV, "s3://team-bucket/mlflow")
+    with tracking.kernel_environment():  # one the user set is left alone
+        assert os.environ[tracking.ARTIFACT_ROOT_ENV] == "s3://team-bucket/mlflow"
+
+
 def test_user_keys_are_stable_per_store_and_differ_between_stores(tmp_path, make_store):
     first, second = make_store(tmp_path / "a"), make_store(tmp_path / "b")
     ids = [1, 2, "0042", "0042"]

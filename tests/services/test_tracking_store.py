@@ -110,3 +110,8 @@ def test_three_runner_processes_at_once_record_exactly_their_runs(pg_store, tmp_
         assert "summary.csv" in artifacts
     assert _query(pg_store, "SELECT status, count(*) FROM runs GROUP BY status") == [
         ("FINISHED", 9)]
+    # the artifacts are the project's (the runners' working folder), not under the notebook's
+    for i in range(3):
+        location = client.get_experiment_by_name(f"parallel{i}").artifact_location
+        assert location == (tmp_path / "mlruns" / "artifacts" / f"parallel{i}").as_uri()
+    assert not (TINY.parent / "mlruns").exists()
