@@ -583,29 +583,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
 
 
-def console() -> None:
-    """The ``retaillab`` console script: :func:`main`, then the exit, without the collections
-    the interpreter makes as it shuts down (:func:`exit_uncollected`)."""
-    code = main()
-    exit_uncollected()
-    sys.exit(code)
-
-
-def exit_uncollected() -> None:
-    """Let this process exit without its final garbage collections.
-
-    At exit the interpreter's collections walk every object of the ~3,000 modules a command
-    has imported (MLflow, SQLAlchemy, scikit-learn): 1.1-1.4 s of CPU per command on the
-    2-core machine, paid again by every tuning worker. :func:`gc.freeze` moves them out of
-    the collector's sight; atexit handlers and reference-count clean-up still run, and the
-    operating system frees the memory. Only for a process about to exit: a long-lived one
-    (a test session calling :func:`main`) would keep every cycle it made.
-    """
-    import gc
-
-    gc.freeze()
-
-
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("run", "tune"):
         # a store that cannot work is refused before anything runs, without importing
@@ -640,4 +617,4 @@ def _discard_stdout() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    console()
+    sys.exit(main())

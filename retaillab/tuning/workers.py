@@ -250,8 +250,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from retaillab.cli import exit_uncollected
-
-    code = main()
-    exit_uncollected()  # the launcher waits for this exit before its own
-    sys.exit(code)
+    sys.exit(main())
