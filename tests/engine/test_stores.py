@@ -158,3 +158,25 @@ def test_the_report_and_runs_never_print_a_stores_password(store, monkeypatch, c
                                             ("a/b", "a-b"), ("v1.2", "v1.2")])
 def test_experiment_names_become_safe_folder_names(name, expected):
     assert tracking.slug(name) == expected
+
+
+@pytest.mark.slow
+def test_a_process_that_opened_the_store_exits_with_its_objects_frozen(tmp_path, make_store):
+    """The final garbage collections are skipped (tracking._exit_uncollected): an exit handler
+    registered before the store opened runs after the freeze and sees the objects frozen."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import atexit, gc\n"
+            "atexit.register(lambda: print('frozen', gc.get_freeze_count()))\n"
+            "from retaillab import tracking\n"
+            "tracking.client()\n")
+    env = {**os.environ, "MLFLOW_TRACKING_URI": make_store(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) > 10_000  # MLflow's objects, not a handful
+    bare = subprocess.run([sys.executable, "-c", code.split("from retaillab")[0]],
+                          capture_output=True, text=True, timeout=60)
+    assert bare.stdout.split() == ["frozen", "0"]  # nothing opened, nothing frozen
