@@ -39,12 +39,16 @@ lint: $(STAMP)
 # both cores; a notebook's cells (one kernel under nbval) and a module's tests stay together,
 # and modules go out in the order the root conftest sorts them (longest first), not by size
 PYTEST_WORKERS ?= 2
-# the install (uv) and the system packages (apt-get) run side by side: on a fresh machine
-# each takes most of a minute
+# the system packages (apt-get, about a minute on a fresh machine) install in the background
+# from the start, beside the install (uv) and the first half of the suite: the tests that need
+# them wait for the marker SYSTEM_READY and run after the other long ones
+SYSTEM_READY := $(CURDIR)/.system-ready
 test:
-	@$(MAKE) --no-print-directory -j2 lint system
+	@rm -f $(SYSTEM_READY); ($(MAKE) --no-print-directory system; touch $(SYSTEM_READY)) &
+	@$(MAKE) --no-print-directory lint
 	@$(BIN)/python -m compileall -q retaillab  # read by every process even where bytecode is not written
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
+	RETAILLAB_SYSTEM_READY=$(SYSTEM_READY) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) \
+		--dist loadscope --no-loadscope-reorder
 
 # the report test renders a page in headless Chromium, and the shared-store tests (tests/services)
 # start a throwaway PostgreSQL server of their own (initdb in a temporary folder; Debian puts

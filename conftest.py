@@ -91,15 +91,26 @@ def pytest_collection_modifyitems(config, items):
     # longest first: xdist hands out modules in this order (``--no-loadscope-reorder``; by
     # default it sorts them by their number of tests, which sends the few long ones last), so
     # the modules full of processes, kernels and servers start at once instead of leaving one
-    # worker busy at the end
-    slow: dict[str, float] = {}
+    # worker busy at the end. A module's weight estimates its seconds: a slow test 5 (or the
+    # ``seconds`` its marker gives), a notebook cell 1, a quick test 0.05.
+    weight: dict[str, float] = {}
     for item in items:
+        path, marker = str(item.path), item.get_closest_marker("slow")
+        if marker is None:
+            cost = 0.05
+        else:
+            cost = marker.kwargs.get("seconds", 1.0 if path.endswith(".ipynb") else 5.0)
+        weight[path] = weight.get(path, 0.0) + cost
+    # the long modules that need the system packages go after the other long ones, by when
+    # the apt-get call ``make test`` starts beside the suite is over; the quick ones last
+    slow = {str(item.path) for item in items if item.get_closest_marker("slow")}
+    late = {str(item.path) for item in items if item.get_closest_marker("system_packages")}
+
+    def order(item) -> tuple[int, float]:
         path = str(item.path)
-        weight = 0.25 if path.endswith(".ipynb") else 1.0  # a cell is a share of a notebook
-        if item.get_closest_marker("slow") is None:
-            weight = 0.01  # a quick test: modules of many of them go out before the short ones
-        slow[path] = slow.get(path, 0.0) + weight
-    items.sort(key=lambda item: -slow[str(item.path)])  # stable: order within a module kept
+        return (2 if path not in slow else 1 if path in late else 0), -weight[path]
+
+    items.sort(key=order)  # stable: the order within a module is kept
 
 
 def pytest_sessionfinish(session, exitstatus):

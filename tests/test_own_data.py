@@ -47,7 +47,7 @@ def parent(experiment: str):
 
 
 @pytest.mark.notebook
-@pytest.mark.slow
+@pytest.mark.slow(seconds=45)
 def test_an_order_export_runs_every_comparison_and_reruns_the_same(store, capsys):
     truth = project(store)
     export = store / "data" / "orders.csv"

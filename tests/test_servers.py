@@ -282,6 +282,7 @@ def test_lab_runs_the_tour_in_its_kernel_and_the_store_holds_the_interactive_run
 
 
 @pytest.mark.notebook
+@pytest.mark.slow(seconds=25)
 def test_a_tracking_server_takes_runs_models_reports_and_scores_with_proxied_artifacts(
         store, monkeypatch):
     """`retaillab server` on the store; every client below knows only its URL."""

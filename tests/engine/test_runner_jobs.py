@@ -29,7 +29,7 @@ def _records(parents, children) -> dict[float, dict]:
     return out
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=22)
 def test_two_jobs_record_what_a_serial_run_records(store, capsys):
     grid = {"alpha": [1.0, 3.0]}
     serial = write_spec(store, "grid-serial", "ok.ipynb", grid=grid)

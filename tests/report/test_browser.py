@@ -16,10 +16,11 @@ import pytest
 
 from retaillab import tracking
 from retaillab.cli import main
+from tests.system_packages import wait_for_system_packages
 
 from .conftest import CHURN, log_comparison, open_store
 
-pytestmark = [pytest.mark.notebook, pytest.mark.slow]
+pytestmark = [pytest.mark.notebook, pytest.mark.slow, pytest.mark.system_packages]
 
 PNG = b"\x89PNG\r\n\x1a\n"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -33,6 +34,7 @@ PROBE = """<script>window.addEventListener('load', () => {
 
 
 def chromium() -> str:
+    wait_for_system_packages()
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None and Path("/usr/bin/chromium").exists():
         found = "/usr/bin/chromium"

@@ -33,6 +33,7 @@ import pytest
 
 from retaillab import tracking
 from retaillab.tuning.storage import database_url
+from tests.system_packages import wait_for_system_packages
 
 collect_ignore = ["notebooks", "machine.py"]  # inputs of the tests, not tests
 
@@ -138,6 +139,7 @@ def postgres() -> Iterator[str]:
         import psycopg2  # noqa: F401
     except ImportError:
         pytest.skip("no psycopg2: pip install -e '.[dev]' (or '.[postgres]')")
+    wait_for_system_packages()
     initdb = find_initdb()
     if initdb is None:
         pytest.skip("no PostgreSQL server binaries (initdb): `make postgres` installs Debian's "

@@ -26,7 +26,8 @@ from retaillab.tuning.trials import ATTR_OWNER, ATTR_RUN, TAG_TRIAL, fail_stale_
 
 from .conftest import on_machine, runs_of, write_tune_spec
 
-pytestmark = [pytest.mark.slow,  # the tests call study.ask() by hand on a storage with heartbeats
+pytestmark = [pytest.mark.slow, pytest.mark.system_packages,
+              # the tests call study.ask() by hand on a storage with heartbeats
               pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")]
 
 DEADLINE = 240.0  # a safety net: every wait below ends on a readiness signal

@@ -16,7 +16,7 @@ from retaillab import tracking
 
 from .conftest import runs_of
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.system_packages]
 
 TINY = Path(__file__).resolve().with_name("notebooks") / "tiny.ipynb"
 
