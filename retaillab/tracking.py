@@ -131,6 +131,8 @@ def artifact_root(uri: str | None = None) -> Path | None:
 #: the artifact root of a database store reached without a tracking server (PostgreSQL):
 #: a folder every machine that logs sees, or an object-store URI (``s3://bucket/mlflow``)
 ARTIFACT_ROOT_ENV = "RETAILLAB_ARTIFACT_ROOT"
+#: stores behind a tracking server, whose artifact store decides where artifacts go
+SERVER_SCHEMES = ("http://", "https://", "databricks")
 
 
 def artifact_location(name: str, uri: str | None = None) -> str | None:
@@ -146,7 +148,7 @@ def artifact_location(name: str, uri: str | None = None) -> str | None:
     root = artifact_root(uri)
     if root is not None:
         return (root / slug(name)).as_uri()
-    if uri.startswith(("http://", "https://", "databricks")):
+    if uri.startswith(SERVER_SCHEMES):
         return None
     base = os.environ.get(ARTIFACT_ROOT_ENV) or str(project_root() / "mlruns" / "artifacts")
     if "://" in base:
@@ -432,7 +434,8 @@ def kernel_environment() -> Iterator[None]:
     """
     uri = tracking_uri()
     setting = {"MLFLOW_TRACKING_URI": uri}
-    if store_folder(uri) is None and not os.environ.get(ARTIFACT_ROOT_ENV):
+    database = store_folder(uri) is None and not uri.startswith(SERVER_SCHEMES)
+    if database and not os.environ.get(ARTIFACT_ROOT_ENV):
         setting[ARTIFACT_ROOT_ENV] = str(project_root() / "mlruns" / "artifacts")
     before = {name: os.environ.get(name) for name in setting}
     os.environ.update(setting)

@@ -128,6 +128,10 @@ def test_kernels_get_the_projects_artifact_root_with_a_database_store(tmp_path, 
     with tracking.kernel_environment():
         assert os.environ[tracking.ARTIFACT_ROOT_ENV] == str(tmp_path / "mlruns" / "artifacts")
     assert tracking.ARTIFACT_ROOT_ENV not in os.environ  # restored
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    with tracking.kernel_environment():  # a server's artifact store decides
+        assert tracking.ARTIFACT_ROOT_ENV not in os.environ
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql+psycopg2://ana@db-host/mlflow")
     monkeypatch.setenv(tracking.ARTIFACT_ROOT_ENV, "s3://team-bucket/mlflow")
     with tracking.kernel_environment():  # one the user set is left alone
         assert os.environ[tracking.ARTIFACT_ROOT_ENV] == "s3://team-bucket/mlflow"
