@@ -18,7 +18,7 @@ the peak is reset before each call by writing 5 to ``/proc/self/clear_refs``; th
 figure, measured second, can read low at small sizes, where the heap reuses memory the
 features call freed but kept); ``max RSS``
 is the child's whole peak as the parent reads it (``os.wait4``), data generation included.
-``s / M cust`` is seconds per million customers: flat across sizes when the time is linear
+``s / M`` is seconds per million customers: flat across sizes when the time is linear
 in the customers (the ratio 1M / 100k then near 10).
 
 Then, at 5,000 customers (same generator), the naive reference of
