@@ -27,6 +27,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -148,12 +149,22 @@ def artifact_location(name: str, uri: str | None = None) -> str | None:
     root = artifact_root(uri)
     if root is not None:
         return (root / slug(name)).as_uri()
-    if uri.startswith(SERVER_SCHEMES):
+    if not _database_store(uri):
         return None
-    base = os.environ.get(ARTIFACT_ROOT_ENV) or str(project_root() / "mlruns" / "artifacts")
+    base = os.environ.get(ARTIFACT_ROOT_ENV) or _project_artifacts()
     if "://" in base:
         return base.rstrip("/") + "/" + slug(name)
     return (Path(base).resolve() / slug(name)).as_uri()
+
+
+def _database_store(uri: str) -> bool:
+    """A store that is neither a SQLite file (artifacts beside it) nor behind a server."""
+    return store_folder(uri) is None and not uri.startswith(SERVER_SCHEMES)
+
+
+def _project_artifacts() -> str:
+    """A database store's default artifact root: the project's ``mlruns/artifacts``."""
+    return str(project_root() / "mlruns" / "artifacts")
 
 
 def outputs_folder(uri: str | None = None) -> Path | None:
@@ -230,6 +241,7 @@ def client(uri: str | None = None) -> MlflowClient:
     return _CLIENTS[uri]
 
 
+@functools.cache
 def _exit_uncollected() -> None:
     """Let this process, which has MLflow loaded, exit without its final garbage collections.
 
@@ -238,17 +250,11 @@ def _exit_uncollected() -> None:
     worker and notebook kernel that opened a store, on the 2-core machine (an empty exit:
     0.1 s). :func:`gc.freeze`, run at exit, moves them out of the collector's sight; every
     other exit handler and the reference-count clean-up still run, and the operating system
-    frees the memory. Registered once per process.
+    frees the memory. Registered once per process (cached: a second store opens no second).
     """
-    global _FREEZE_AT_EXIT
-    if not _FREEZE_AT_EXIT:
-        import gc
+    import gc
 
-        atexit.register(gc.freeze)
-        _FREEZE_AT_EXIT = True
-
-
-_FREEZE_AT_EXIT = False
+    atexit.register(gc.freeze)
 
 
 def reap_orphans(uri: str | None = None) -> list[str]:
@@ -434,9 +440,8 @@ def kernel_environment() -> Iterator[None]:
     """
     uri = tracking_uri()
     setting = {"MLFLOW_TRACKING_URI": uri}
-    database = store_folder(uri) is None and not uri.startswith(SERVER_SCHEMES)
-    if database and not os.environ.get(ARTIFACT_ROOT_ENV):
-        setting[ARTIFACT_ROOT_ENV] = str(project_root() / "mlruns" / "artifacts")
+    if _database_store(uri) and not os.environ.get(ARTIFACT_ROOT_ENV):
+        setting[ARTIFACT_ROOT_ENV] = _project_artifacts()
     before = {name: os.environ.get(name) for name in setting}
     os.environ.update(setting)
     try:
